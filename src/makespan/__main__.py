@@ -1,0 +1,5 @@
+import sys
+
+from makespan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,231 @@
+"""The task graph as plain, validated data.
+
+Every front end (task file, Python API, patterns) builds `Task` values and hands them to
+`TaskGraph.build`, which validates once and indexes the graph: integer ids in definition order,
+predecessor and successor arrays, and a topological order. Everything downstream (analysis,
+lint, the scheduler, executors) reads these arrays and never re-validates.
+
+Determinism: ids follow the order the tasks were given, the topological order is Kahn's
+algorithm taking ready tasks in id order, and nothing iterates over a set or a hash order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from makespan.errors import InputError, did_you_mean
+
+Kind = Literal["cpu", "io"]
+KINDS: tuple[Kind, ...] = ("cpu", "io")
+
+DEFAULT_ESTIMATE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unit of work and everything the planner needs to know about it.
+
+    `run` is a shell string (run by /bin/sh -c) or an argument vector (executed directly);
+    `estimate` is in seconds and `memory` in bytes, `None` meaning "not given".
+    """
+
+    name: str
+    run: str | tuple[str, ...] = ""
+    deps: tuple[str, ...] = ()
+    kind: Kind = "cpu"
+    slots: int = 1
+    memory: int | None = None
+    estimate: float | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    locks: tuple[str, ...] = ()
+    timeout: float | None = None
+    retries: int = 0
+    cwd: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    ignore: tuple[str, ...] = ()
+    group: str | None = None
+    """The `for_each` table this task was expanded from, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskGraph:
+    """An immutable, validated DAG of tasks, indexed for fast analysis.
+
+    Build it with `TaskGraph.build(tasks)`; the constructor itself does not validate.
+    """
+
+    tasks: tuple[Task, ...]
+    index: Mapping[str, int]
+    preds: tuple[tuple[int, ...], ...]
+    succs: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+    """A topological order: every task comes after all its dependencies."""
+    groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """`for_each` group name -> the ids of its expansions."""
+
+    @classmethod
+    def build(cls, tasks: Iterable[Task]) -> TaskGraph:
+        """Validate `tasks` and index them. Raises `InputError` naming the task and field."""
+        tasks = tuple(tasks)
+        index: dict[str, int] = {}
+        groups: dict[str, list[int]] = {}
+        for i, task in enumerate(tasks):
+            _check_task(task)
+            if task.name in index:
+                raise InputError("duplicate task name", task=task.name, field="name")
+            index[task.name] = i
+            if task.group is not None:
+                groups.setdefault(task.group, []).append(i)
+        for name in groups:
+            if name in index:
+                raise InputError(
+                    f"'{name}' names both a task and a for_each group", task=name, field="name"
+                )
+
+        preds: list[tuple[int, ...]] = []
+        succ_lists: list[list[int]] = [[] for _ in tasks]
+        for i, task in enumerate(tasks):
+            mine: list[int] = []
+            for dep in task.deps:
+                targets = _resolve(dep, task, index, groups)
+                for j in targets:
+                    if j == i:
+                        raise InputError("a task cannot depend on itself", task=task.name,
+                                         field="deps")
+                    mine.append(j)
+            unique = tuple(dict.fromkeys(mine))
+            preds.append(unique)
+            for j in unique:
+                succ_lists[j].append(i)
+        succs = tuple(tuple(s) for s in succ_lists)
+        order = _topological_order(tasks, preds, succs)
+        return cls(
+            tasks=tasks,
+            index=index,
+            preds=tuple(preds),
+            succs=succs,
+            order=order,
+            groups={name: tuple(ids) for name, ids in groups.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def edge_count(self) -> int:
+        return sum(len(p) for p in self.preds)
+
+    def names(self, ids: Iterable[int]) -> list[str]:
+        return [self.tasks[i].name for i in ids]
+
+    def estimates(self, default: float = DEFAULT_ESTIMATE) -> list[float]:
+        """Each task's duration estimate in seconds, `default` where none was given."""
+        return [default if t.estimate is None else t.estimate for t in self.tasks]
+
+    def ancestors(self, ids: Iterable[int]) -> list[int]:
+        """`ids` and everything they need, in id order."""
+        seen = set(ids)
+        stack = list(seen)
+        while stack:
+            for p in self.preds[stack.pop()]:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return sorted(seen)
+
+    def subgraph(self, ids: Iterable[int]) -> TaskGraph:
+        """The graph restricted to `ids`, which must be closed under dependencies."""
+        keep = sorted(set(ids))
+        kept = {self.tasks[i].name for i in keep}
+        kept_groups = {g for g, members in self.groups.items() if any(m in keep for m in members)}
+        tasks = []
+        for i in keep:
+            task = self.tasks[i]
+            deps = tuple(d for d in task.deps if d in kept or d in kept_groups)
+            tasks.append(replace(task, deps=deps))
+        return TaskGraph.build(tasks)
+
+
+def _check_task(task: Task) -> None:
+    def bad(field_name: str, message: str) -> InputError:
+        return InputError(message, task=task.name, field=field_name)
+
+    if not task.name:
+        raise bad("name", "a task needs a non-empty name")
+    if isinstance(task.run, str):
+        if not task.run.strip():
+            raise bad("run", "'run' is empty: give a shell command or an argument list")
+    elif not task.run or not all(isinstance(a, str) for a in task.run) or not task.run[0]:
+        raise bad("run", "'run' as a list needs a program and its arguments, all strings")
+    if task.kind not in KINDS:
+        raise bad("kind", f"unknown kind {task.kind!r}: use 'cpu' or 'io'")
+    if task.slots < 1:
+        raise bad("slots", f"slots must be at least 1, got {task.slots}")
+    if task.memory is not None and task.memory < 0:
+        raise bad("memory", f"memory must be >= 0, got {task.memory}")
+    if task.estimate is not None and not task.estimate >= 0:
+        raise bad("estimate", f"estimate must be >= 0 seconds, got {task.estimate}")
+    if task.timeout is not None and not task.timeout > 0:
+        raise bad("timeout", f"timeout must be > 0 seconds, got {task.timeout}")
+    if task.retries < 0:
+        raise bad("retries", f"retries must be >= 0, got {task.retries}")
+
+
+def _resolve(
+    dep: str, task: Task, index: Mapping[str, int], groups: Mapping[str, Sequence[int]]
+) -> Sequence[int]:
+    if dep in index:
+        return (index[dep],)
+    if dep in groups:
+        return groups[dep]
+    hint = did_you_mean(dep, [*index, *groups])
+    raise InputError(f"depends on unknown task '{dep}'{hint}", task=task.name, field="deps")
+
+
+def _topological_order(
+    tasks: Sequence[Task], preds: Sequence[Sequence[int]], succs: Sequence[Sequence[int]]
+) -> tuple[int, ...]:
+    indegree = [len(p) for p in preds]
+    queue = deque(i for i, d in enumerate(indegree) if d == 0)
+    order: list[int] = []
+    while queue:
+        i = queue.popleft()
+        order.append(i)
+        for j in succs[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                queue.append(j)
+    if len(order) < len(tasks):
+        cycle = _find_cycle(indegree, preds)
+        names = [tasks[i].name for i in cycle]
+        chain = " -> ".join([*names, names[0]])
+        raise InputError(
+            f"dependency cycle: {chain} (each task depends on the next)",
+            task=names[0],
+            field="deps",
+        )
+    return tuple(order)
+
+
+def _find_cycle(indegree: Sequence[int], preds: Sequence[Sequence[int]]) -> list[int]:
+    """A cycle among the tasks Kahn's algorithm could not order, as a list of ids.
+
+    Every such task has a predecessor that is also unordered, so walking predecessors from
+    any of them must revisit a task; the loop found is returned starting at its smallest id,
+    each task followed by one it depends on.
+    """
+    stuck = [i for i, d in enumerate(indegree) if d > 0]
+    position: dict[int, int] = {}
+    walk: list[int] = []
+    node = stuck[0]
+    while node not in position:
+        position[node] = len(walk)
+        walk.append(node)
+        node = next(p for p in preds[node] if indegree[p] > 0)
+    cycle = walk[position[node]:]
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]

@@ -1,0 +1,169 @@
+"""The plan: everything makespan can say about a graph before running it.
+
+It gathers the analysis (stages, critical path, bounds), the memory arithmetic of the guide
+(Max_Parallel = Available_RAM / (Base + Data_Per_Task)) and the simulated makespan for each
+worker count, and picks a recommended worker count. `Plan.to_json()` is the `plan --json`
+contract of `docs/design.md`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from makespan.analysis import Analysis, analyze
+from makespan.model import TaskGraph
+from makespan.optimize import MAX_TASKS, improve
+from makespan.resources import Resources
+from makespan.simulate import simulate
+
+EFFICIENCY_TARGET = 0.70
+SPEEDUP_SHARE = 0.90
+"""The recommended worker count reaches at least this share of the best predicted speedup."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    workers: int
+    makespan: float
+    speedup: float
+    efficiency: float
+    lower_bound: float
+    upper_bound: float
+    baseline: float
+    """The makespan of plain critical-path-first list scheduling, before the search."""
+
+    @property
+    def gap(self) -> float:
+        """How far the prediction is above the lower bound, as a fraction of it."""
+        return self.makespan / self.lower_bound - 1 if self.lower_bound > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    graph: TaskGraph
+    durations: tuple[float, ...]
+    analysis: Analysis
+    resources: Resources
+    memory_fit: dict[str, int | None]
+    """Per kind: how many of its tasks fit in the memory budget at once (None: no estimates)."""
+    predictions: tuple[Prediction, ...]
+    recommended_workers: int
+    unestimated: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        graph, analysis = self.graph, self.analysis
+        return {
+            "tasks": len(graph),
+            "edges": graph.edge_count,
+            "work": analysis.work,
+            "span": analysis.span,
+            "max_speedup": analysis.max_speedup,
+            "critical_path": graph.names(analysis.critical_path),
+            "stages": [graph.names(stage) for stage in analysis.stages],
+            "workers": {
+                "cpu": self.resources.cpu,
+                "io": self.resources.io,
+                "memory": self.resources.memory,
+            },
+            "memory_fit": self.memory_fit,
+            "predicted": [
+                {
+                    "workers": p.workers,
+                    "makespan": p.makespan,
+                    "speedup": p.speedup,
+                    "efficiency": p.efficiency,
+                    "lower_bound": p.lower_bound,
+                    "upper_bound": p.upper_bound,
+                    "list_schedule": p.baseline,
+                    "gap": p.gap,
+                }
+                for p in self.predictions
+            ],
+            "recommended_workers": self.recommended_workers,
+            "unestimated": graph.names(self.unestimated),
+            "findings": [],
+        }
+
+
+def make_plan(
+    graph: TaskGraph,
+    resources: Resources,
+    default_estimate: float,
+    max_workers: int | None = None,
+    optimize: float = 1.0,
+) -> Plan:
+    """Analyse `graph` and predict its makespan for 1..`max_workers` CPU workers.
+
+    `optimize` is the whole plan's budget in seconds for the order search (0: plain list
+    scheduling); it is shared among the worker counts.
+    """
+    durations = tuple(graph.estimates(default_estimate))
+    analysis = analyze(graph, durations)
+    top = max_workers or resources.cpu
+    predictions = []
+    search = optimize > 0 and len(graph) <= MAX_TASKS
+    deadline = time.perf_counter() + optimize
+    for p in range(1, top + 1):
+        pool = replace(resources, cpu=p)  # -j varies the CPU slots; I/O stays as set
+        lower = analysis.lower_bound(p, pool.io)
+        if search:
+            share = max(0.0, deadline - time.perf_counter()) / (top - p + 1)
+            found = improve(graph, pool, durations, share, lower)
+            makespan, baseline = found.makespan, found.baseline
+        else:
+            makespan = baseline = simulate(graph, pool, durations).makespan
+        speedup = analysis.work / makespan if makespan > 0 else 1.0
+        predictions.append(Prediction(
+            p, makespan, speedup, efficiency(analysis, makespan, p), lower,
+            analysis.upper_bound(p, pool.io), baseline,
+        ))
+    return Plan(
+        graph=graph,
+        durations=durations,
+        analysis=analysis,
+        resources=resources,
+        memory_fit=memory_fit(graph, resources),
+        predictions=tuple(predictions),
+        recommended_workers=recommend(predictions),
+        unestimated=tuple(i for i, t in enumerate(graph.tasks) if t.estimate is None),
+    )
+
+
+def efficiency(analysis: Analysis, makespan: float, workers: int) -> float:
+    """Speedup / workers, counting the CPU work only: how busy the `workers` CPU slots are.
+
+    I/O tasks run in their own, larger pool; counting them would put efficiency over 100 % on
+    any graph that waits on I/O. A graph of I/O tasks alone is measured against its work.
+    """
+    if makespan <= 0:
+        return 1.0
+    work = analysis.cpu_work or analysis.work
+    return work / makespan / workers
+
+
+def recommend(predictions: list[Prediction]) -> int:
+    """The smallest worker count with efficiency >= 70 % and >= 90 % of the best speedup.
+
+    When no count meets the efficiency target, the smallest that reaches 90 % of the best
+    speedup: more workers would only add idle slots.
+    """
+    best = max(p.speedup for p in predictions)
+    good_enough = [p for p in predictions if p.speedup >= SPEEDUP_SHARE * best]
+    efficient = [p for p in good_enough if p.efficiency >= EFFICIENCY_TARGET]
+    return (efficient or good_enough)[0].workers
+
+
+def memory_fit(graph: TaskGraph, resources: Resources, base: int = 0) -> dict[str, int | None]:
+    """The guide's Max_Parallel = Available_RAM / (Base + Data_Per_Task), per kind of task.
+
+    Data_Per_Task is the largest memory estimate among the kind's tasks, so the figure is how
+    many are sure to fit together; `base` is a worker process's own footprint (0 for shell
+    commands, whose estimate covers the whole process tree).
+    """
+    fit: dict[str, int | None] = {}
+    for kind in ("cpu", "io"):
+        estimates = [t.memory for t in graph.tasks if t.kind == kind and t.memory]
+        fit[kind] = resources.memory // (base + max(estimates)) if estimates else None
+    return fit

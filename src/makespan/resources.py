@@ -1,0 +1,56 @@
+"""The budgets a schedule must fit in: CPU slots, I/O slots and memory.
+
+Defaults follow the guide: CPU-bound work is limited to the cores, I/O-bound work may exceed
+them (3x), and memory is what the machine has available minus a reserve kept for everything else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psutil
+
+IO_PER_CORE = 3
+MEMORY_RESERVE_FRACTION = 0.10
+MEMORY_RESERVE_MIN = 512 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    cpu: int
+    io: int
+    memory: int
+    """Bytes that the memory estimates of running tasks may add up to."""
+
+    def slots(self, kind: str) -> int:
+        return self.cpu if kind == "cpu" else self.io
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects CPU affinity, e.g. in containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def memory_reserve(total: int) -> int:
+    return max(MEMORY_RESERVE_MIN, int(total * MEMORY_RESERVE_FRACTION))
+
+
+def available_memory_budget() -> int:
+    """Available RAM minus a reserve for the rest of the machine."""
+    memory = psutil.virtual_memory()
+    return max(0, memory.available - memory_reserve(memory.total))
+
+
+def detect(workers: int | None = None, io_workers: int | None = None,
+           memory: int | None = None) -> Resources:
+    """Resources from explicit settings, the machine filling in whatever is `None`."""
+    cpu = workers if workers is not None else usable_cores()
+    return Resources(
+        cpu=cpu,
+        io=io_workers if io_workers is not None else IO_PER_CORE * cpu,
+        memory=memory if memory is not None else available_memory_budget(),
+    )

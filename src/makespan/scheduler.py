@@ -1,0 +1,237 @@
+"""The scheduling policy: which ready tasks start now, and on which slots.
+
+Like `graphlib.TopologicalSorter`, the scheduler hands out work and is told what finished; it
+never runs anything, owns no thread and reads no clock. The simulator drives it with a virtual
+clock and estimated durations, the engine with the real clock and real completions, so a
+prediction and a run differ only in the durations::
+
+        driver (simulate | engine)              Scheduler
+        --------------------------              ---------
+        starts = sched.start(now)   ------>     pick ready tasks by priority that fit
+        ... run them ...                        (slots of their pool, memory, locks)
+        sched.finish(task)          ------>     release resources, make successors ready
+
+Admission. A task takes `slots` slots of its kind's pool, its memory demand from the memory
+budget and every lock it names; it starts only when all of those fit. When the best ready task
+does not fit, it gets a reservation at the earliest time it will (by the estimated ends of the
+running tasks), and a lower-priority task may start ahead of it only if that cannot delay the
+reservation: it ends before then, or it uses only what the reserved task will not need
+(EASY backfilling). The backfill scan looks at most `BACKFILL_DEPTH` tasks deep per call, which
+keeps a call cheap when many ready tasks are blocked by memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from makespan.errors import InputError
+from makespan.model import TaskGraph
+from makespan.resources import Resources
+from makespan.units import format_size
+
+BACKFILL_DEPTH = 64
+POOLS = ("cpu", "io")
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """An order to start `task` now on `slots` of `pool`."""
+
+    task: int
+    pool: str
+    slots: tuple[int, ...]
+
+    @property
+    def slot(self) -> int:
+        return self.slots[0]
+
+
+@dataclass(slots=True)
+class _Reservation:
+    at: float
+    spare_slots: dict[str, int]
+    spare_memory: int
+    locks: frozenset[str]
+
+
+class Scheduler:
+    """Pure scheduling state for one run of `graph` within `resources`.
+
+    `durations` are the estimates used to place reservations; `position` gives each task's
+    priority (0 first), by default critical path first (`makespan.priority`); `memory` is each
+    task's demand in bytes (by default its estimate, 0 when it has none).
+    """
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        resources: Resources,
+        durations: Sequence[float],
+        position: Sequence[int],
+        memory: Sequence[int] | None = None,
+    ) -> None:
+        tasks = graph.tasks
+        self.graph = graph
+        self.resources = resources
+        self.durations = durations
+        self.position = position
+        self.memory = list(memory) if memory is not None else [t.memory or 0 for t in tasks]
+        self._pool = [t.kind for t in tasks]
+        self._slots_needed = [t.slots for t in tasks]
+        self._locks = [frozenset(t.locks) for t in tasks]
+        self._check_fits()
+
+        self._by_position = [0] * len(tasks)
+        for v, p in enumerate(position):
+            self._by_position[p] = v
+        self._waiting = [len(p) for p in graph.preds]
+        self._ready: dict[str, list[int]] = {pool: [] for pool in POOLS}
+        self._free_slots: dict[str, list[int]] = {
+            pool: list(range(resources.slots(pool))) for pool in POOLS
+        }
+        self._free_memory = resources.memory
+        self._held_locks: set[str] = set()
+        self._running: dict[int, tuple[float, Start]] = {}
+        self._unfinished = len(tasks)
+        for v, waiting in enumerate(self._waiting):
+            if waiting == 0:
+                heapq.heappush(self._ready[self._pool[v]], position[v])
+
+    # ------------------------------------------------------------------ protocol
+
+    def start(self, now: float) -> list[Start]:
+        """The tasks to start at time `now`, best first; they count as running from `now`."""
+        started: list[Start] = []
+        blocked: list[int] = []
+        reservation: _Reservation | None = None
+        scanned = 0
+        while True:
+            v = self._pop_best()
+            if v is None:
+                break
+            fits = self._fits(v)
+            if reservation is None:
+                if fits:
+                    started.append(self._launch(v, now))
+                    continue
+                blocked.append(v)
+                reservation = self._reserve(v, now)
+            elif fits and self._can_backfill(v, now, reservation):
+                started.append(self._launch(v, now))
+            else:
+                blocked.append(v)
+            scanned += 1
+            if scanned >= BACKFILL_DEPTH:
+                break
+        for v in blocked:
+            heapq.heappush(self._ready[self._pool[v]], self.position[v])
+        return started
+
+    def finish(self, task: int) -> None:
+        """`task` has ended (in any way): free its resources and release its successors."""
+        self._release(task)
+        for s in self.graph.succs[task]:
+            self._waiting[s] -= 1
+            if self._waiting[s] == 0:
+                heapq.heappush(self._ready[self._pool[s]], self.position[s])
+
+    @property
+    def done(self) -> bool:
+        """True once every task has finished."""
+        return self._unfinished == 0
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    # ------------------------------------------------------------------ admission
+
+    def _pop_best(self) -> int | None:
+        """Pop the best ready task among pools that still have a free slot."""
+        best_pool = None
+        best = -1
+        for pool in POOLS:
+            heap = self._ready[pool]
+            if heap and self._free_slots[pool] and (best_pool is None or heap[0] < best):
+                best_pool, best = pool, heap[0]
+        if best_pool is None:
+            return None
+        heapq.heappop(self._ready[best_pool])
+        return self._by_position[best]
+
+    def _fits(self, v: int) -> bool:
+        return (
+            self._slots_needed[v] <= len(self._free_slots[self._pool[v]])
+            and self.memory[v] <= self._free_memory
+            and self._held_locks.isdisjoint(self._locks[v])
+        )
+
+    def _launch(self, v: int, now: float) -> Start:
+        pool = self._pool[v]
+        free = self._free_slots[pool]
+        slots = tuple(heapq.heappop(free) for _ in range(self._slots_needed[v]))
+        self._free_memory -= self.memory[v]
+        self._held_locks.update(self._locks[v])
+        start = Start(v, pool, slots)
+        self._running[v] = (now + self.durations[v], start)
+        return start
+
+    def _release(self, v: int) -> None:
+        _, start = self._running.pop(v)
+        for slot in start.slots:
+            heapq.heappush(self._free_slots[start.pool], slot)
+        self._free_memory += self.memory[v]
+        self._held_locks.difference_update(self._locks[v])
+        self._unfinished -= 1
+
+    def _reserve(self, v: int, now: float) -> _Reservation:
+        """When `v` will fit, by the estimated ends of running tasks, and what will be spare."""
+        slots = {pool: len(self._free_slots[pool]) for pool in POOLS}
+        memory = self._free_memory
+        locks = set(self._held_locks)
+        pool, need, want_locks = self._pool[v], self._slots_needed[v], self._locks[v]
+        at = now
+        ends = sorted((max(now, end), u) for u, (end, _) in self._running.items())
+        for end, u in ends:
+            if slots[pool] >= need and memory >= self.memory[v] and locks.isdisjoint(want_locks):
+                break
+            at = end
+            slots[self._pool[u]] += self._slots_needed[u]
+            memory += self.memory[u]
+            locks.difference_update(self._locks[u])
+        slots[pool] -= need
+        return _Reservation(at, slots, memory - self.memory[v], want_locks)
+
+    def _can_backfill(self, v: int, now: float, reservation: _Reservation) -> bool:
+        """Whether starting `v` now leaves the reserved task's start time unchanged."""
+        if now + self.durations[v] <= reservation.at:
+            return True
+        pool = self._pool[v]
+        if (
+            self._slots_needed[v] > reservation.spare_slots[pool]
+            or self.memory[v] > reservation.spare_memory
+            or not reservation.locks.isdisjoint(self._locks[v])
+        ):
+            return False
+        reservation.spare_slots[pool] -= self._slots_needed[v]
+        reservation.spare_memory -= self.memory[v]
+        return True
+
+    def _check_fits(self) -> None:
+        """A task that could never fit would wait forever: say so before anything starts."""
+        for task, memory in zip(self.graph.tasks, self.memory, strict=True):
+            if memory > self.resources.memory:
+                raise InputError(
+                    f"needs {format_size(memory)} of memory but the whole budget is "
+                    f"{format_size(self.resources.memory)}: raise settings.memory or lower "
+                    "the task's estimate",
+                    task=task.name, field="memory",
+                )
+            if task.slots > self.resources.slots(task.kind):
+                raise InputError(
+                    f"needs {task.slots} {task.kind} slots but only "
+                    f"{self.resources.slots(task.kind)} exist",
+                    task=task.name, field="slots",
+                )

@@ -28,6 +28,22 @@ def _parser() -> argparse.ArgumentParser:
                       help="time budget for searching a better order (0: off; default 1)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(handler=_plan)
+
+    run = commands.add_parser("run", help="run the graph, critical path first")
+    run.add_argument("targets", nargs="*", metavar="[FILE] [TASK ...]",
+                     help="task file, then the tasks to run (with what they need)")
+    run.add_argument("-j", "--workers", type=_positive, help="CPU slots (default: settings)")
+    run.add_argument("-k", "--keep-going", action="store_true",
+                     help="after a failure, run everything that does not depend on it")
+    run.add_argument("--output", choices=("grouped", "stream"), default="grouped",
+                     help="print each task's output as one block (default) or line by line")
+    run.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the order and predicted start times; run nothing")
+    run.add_argument("--optimize", type=_seconds, default=1.0, metavar="SECONDS",
+                     help="time budget for searching a better order (0: off; default 1)")
+    run.add_argument("--json", action="store_true", help="print the run record as JSON")
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -70,6 +86,62 @@ def _plan(args: argparse.Namespace) -> int:
 
         print_plan(plan, Console(highlight=False))
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from makespan import taskfile
+    from makespan.display import Display
+    from makespan.engine import RunOptions
+    from makespan.executors import OnDone
+    from makespan.executors.commands import CommandExecutor
+    from makespan.plan import order_for_run
+    from makespan.reactor import Reactor
+    from makespan.render import print_dry_run, print_run_summary
+    from makespan.resources import detect, machine_memory_reserve
+    from makespan.run import run_graph
+
+    file, names = _split_targets(args.targets)
+    loaded = taskfile.load(file)
+    graph = loaded.graph.select(names) if names else loaded.graph
+    settings = loaded.settings
+    resources = detect(args.workers or settings.workers, settings.io_workers, settings.memory)
+    durations = graph.estimates(settings.default_estimate)
+    console = Console(highlight=False, stderr=args.json)
+    prediction = order_for_run(graph, resources, durations, args.optimize)
+    if args.dry_run:
+        print_dry_run(graph, prediction, console)
+        return EXIT_OK
+    estimates = dict(zip(graph.names(range(len(graph))), durations, strict=True))
+    display = Display(console, estimates, prediction.makespan, quiet=args.quiet or args.json,
+                      stream=args.output == "stream")
+    sink = display.line if args.output == "stream" else None
+
+    def make_executor(reactor: Reactor, on_done: OnDone) -> CommandExecutor:
+        return CommandExecutor(reactor, loaded.root, on_done, sink)
+
+    options = RunOptions(keep_going=args.keep_going, memory_reserve=machine_memory_reserve())
+    try:
+        result = run_graph(graph, resources, durations, prediction, make_executor, loaded.root,
+                           options, listen=display.attach, info={"file": str(loaded.path)})
+    finally:
+        display.close()
+    if args.json:
+        print(json.dumps(result.document, indent=1))
+    else:
+        print_run_summary(result.document, console)
+    return result.exit_code
+
+
+def _split_targets(targets: list[str]) -> tuple[str | None, list[str]]:
+    """`[FILE] [TASK ...]`: the first word is the file when it names one."""
+    from pathlib import Path
+
+    if targets and (targets[0].endswith(".toml") or Path(targets[0]).is_file()
+                    or Path(targets[0]).is_dir()):
+        return targets[0], targets[1:]
+    return None, targets
 
 
 def main(argv: Sequence[str] | None = None) -> int:

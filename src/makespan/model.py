@@ -137,6 +137,30 @@ class TaskGraph:
                     stack.append(p)
         return sorted(seen)
 
+    def select(self, names: Iterable[str]) -> TaskGraph:
+        """The named tasks (or `for_each` groups) and everything they need."""
+        wanted: list[int] = []
+        for name in names:
+            if name in self.index:
+                wanted.append(self.index[name])
+            elif name in self.groups:
+                wanted.extend(self.groups[name])
+            else:
+                hint = did_you_mean(name, [*self.index, *self.groups])
+                raise InputError(f"no task named '{name}'{hint}")
+        return self.subgraph(self.ancestors(wanted))
+
+    def descendants(self, task: int) -> list[int]:
+        """Everything that depends on `task`, directly or through others, in id order."""
+        seen: set[int] = set()
+        stack = [task]
+        while stack:
+            for s in self.succs[stack.pop()]:
+                if s not in seen:
+                    seen.add(s)
+                    stack.append(s)
+        return sorted(seen)
+
     def subgraph(self, ids: Iterable[int]) -> TaskGraph:
         """The graph restricted to `ids`, which must be closed under dependencies."""
         keep = sorted(set(ids))

@@ -9,12 +9,14 @@ contract of `docs/design.md`.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from makespan.analysis import Analysis, analyze
 from makespan.model import TaskGraph
 from makespan.optimize import MAX_TASKS, improve
+from makespan.priority import critical_path_first
 from makespan.resources import Resources
 from makespan.simulate import simulate
 
@@ -167,3 +169,28 @@ def memory_fit(graph: TaskGraph, resources: Resources, base: int = 0) -> dict[st
         estimates = [t.memory for t in graph.tasks if t.kind == kind and t.memory]
         fit[kind] = resources.memory // (base + max(estimates)) if estimates else None
     return fit
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """The planner's order and what it predicts, computed before the run starts."""
+
+    position: tuple[int, ...]
+    durations: tuple[float, ...]
+    makespan: float
+    start: tuple[float, ...]
+    critical_path: tuple[str, ...]
+
+
+def order_for_run(graph: TaskGraph, resources: Resources, durations: Sequence[float],
+                  optimize: float) -> Ordering:
+    """The priority order to run with (searched within `optimize` seconds) and its schedule."""
+    analysis = analyze(graph, durations)
+    if optimize > 0 and len(graph) <= MAX_TASKS:
+        lower = analysis.lower_bound(resources.cpu, resources.io)
+        position = list(improve(graph, resources, durations, optimize, lower).position)
+    else:
+        position = critical_path_first(graph, durations)
+    schedule = simulate(graph, resources, durations, position)
+    return Ordering(tuple(position), tuple(durations), schedule.makespan, schedule.start,
+                      tuple(graph.names(analysis.critical_path)))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from makespan.plan import EFFICIENCY_TARGET, Plan
+from makespan.model import TaskGraph
+from makespan.plan import EFFICIENCY_TARGET, Ordering, Plan
 from makespan.units import format_duration, format_size
 
 MAX_STAGE_ROWS = 20
@@ -101,3 +103,103 @@ def _print_notes(plan: Plan, console: Console) -> None:
 def _names(names: Sequence[str]) -> str:
     shown = ", ".join(names[:MAX_NAMES])
     return shown + (f", … (+{len(names) - MAX_NAMES})" if len(names) > MAX_NAMES else "")
+
+
+LOG_TAIL_LINES = 12
+
+
+def print_run_summary(document: dict[str, Any], console: Console) -> None:
+    """The end-of-run summary: outcome, metrics against the guide's targets, and failures."""
+    tasks = document["tasks"]
+    metrics = document["metrics"]
+    counts: dict[str, int] = {}
+    for row in tasks:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    status = document["status"]
+    style = {"ok": "green", "failed": "red"}.get(status, "yellow")
+    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    console.print()
+    console.print(Text(f"Run {document['id']}: {status}", style=f"bold {style}")
+                  + Text(f"  ({tally})"))
+    workers = document["workers"]
+    console.print(
+        f"wall {format_duration(document['wall'])}   work {format_duration(metrics['work'])}   "
+        f"speedup {metrics['speedup']:.2f}x   efficiency {metrics['efficiency']:.0%} "
+        f"on {workers['cpu']} CPU slots   utilization "
+        + ", ".join(f"{pool} {u:.0%}" for pool, u in metrics["pool_utilization"].items())
+    )
+    predicted = document.get("predicted", {})
+    console.print(Text("critical path  ", style="bold")
+                  + Text(" → ".join(metrics["critical_path"]))
+                  + Text(f"  ({format_duration(metrics['span'])})", style="dim"))
+    if predicted:
+        console.print(Text("predicted      ", style="bold")
+                      + Text(" → ".join(predicted["critical_path"]))
+                      + Text(f"  (makespan {format_duration(predicted['makespan'])})",
+                             style="dim"))
+    for target in metrics["targets"]:
+        mark = Text("  ✓ ", style="green") if target["met"] else Text("  ✗ ", style="yellow")
+        line = mark + Text(f"{target['name']} {_figure(target)} (target > {_goal(target)})")
+        if target["reason"]:
+            line.append(f": {target['reason']}", style="yellow")
+        console.print(line)
+    for flag in document.get("memory_overruns", []):
+        console.print(Text(
+            f"  ! {flag['task']} used {format_size(flag['peak_rss'])} of memory, "
+            f"estimated {format_size(flag['estimate'])}: raise its memory estimate",
+            style="yellow"))
+    if document.get("paused"):
+        console.print(Text(f"  new tasks were held {format_duration(document['paused'])} "
+                           "for low memory", style="yellow"))
+    _print_failures(tasks, console)
+    console.print(Text(f"record: {document.get('record', '')}", style="dim"))
+
+
+def _figure(target: dict[str, Any]) -> str:
+    return f"{target['value']:.2f}x" if target["name"] == "speedup" else f"{target['value']:.0%}"
+
+
+def _goal(target: dict[str, Any]) -> str:
+    return f"{target['target']:g}x" if target["name"] == "speedup" else f"{target['target']:.0%}"
+
+
+def _print_failures(tasks: list[dict[str, Any]], console: Console) -> None:
+    skipped = [row for row in tasks if row["status"] == "skipped"]
+    for row in tasks:
+        if row["status"] not in ("failed", "timeout"):
+            continue
+        console.print()
+        console.print(Text(f"{row['status']}: {row['name']}", style="bold red")
+                      + Text(f"  ({row['reason']}, {row['attempts']} attempt(s))"))
+        if row.get("log"):
+            console.print(Text(f"  log: {row['log']}", style="dim"))
+            for line in _tail(row["log"]):
+                console.print(Text(f"  | {line}"))
+    if skipped:
+        reasons: dict[str, int] = {}
+        for row in skipped:
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+        console.print()
+        for reason, n in reasons.items():
+            console.print(Text(f"skipped {n}: {reason}", style="dim"))
+
+
+def _tail(path: str) -> list[str]:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()[-LOG_TAIL_LINES:]
+    except OSError:
+        return []
+
+
+def print_dry_run(graph: TaskGraph, prediction: Ordering, console: Console) -> None:
+    """The order tasks would start in, with predicted start times; nothing runs."""
+    table = Table(title=f"Dry run: predicted makespan {format_duration(prediction.makespan)}",
+                  title_justify="left", title_style="bold")
+    for column in ("#", "start", "task", "estimate"):
+        table.add_column(column, justify="right" if column != "task" else "left")
+    order = sorted(range(len(graph)), key=lambda v: (prediction.start[v], prediction.position[v]))
+    for k, v in enumerate(order, 1):
+        table.add_row(str(k), format_duration(prediction.start[v]), Text(graph.tasks[v].name),
+                      format_duration(prediction.durations[v]))
+    console.print(table)

@@ -39,6 +39,11 @@ def memory_reserve(total: int) -> int:
     return max(MEMORY_RESERVE_MIN, int(total * MEMORY_RESERVE_FRACTION))
 
 
+def machine_memory_reserve() -> int:
+    """Available memory under which a run holds new tasks: the reserve for everything else."""
+    return memory_reserve(psutil.virtual_memory().total)
+
+
 def available_memory_budget() -> int:
     """Available RAM minus a reserve for the rest of the machine."""
     memory = psutil.virtual_memory()

@@ -95,6 +95,7 @@ class Scheduler:
         self._held_locks: set[str] = set()
         self._running: dict[int, tuple[float, Start]] = {}
         self._unfinished = len(tasks)
+        self._given_up = [False] * len(tasks)
         for v, waiting in enumerate(self._waiting):
             if waiting == 0:
                 heapq.heappush(self._ready[self._pool[v]], position[v])
@@ -136,6 +137,19 @@ class Scheduler:
             self._waiting[s] -= 1
             if self._waiting[s] == 0:
                 heapq.heappush(self._ready[self._pool[s]], self.position[s])
+
+    def fail(self, task: int) -> list[int]:
+        """`task` has failed for good: free its resources and give up on everything after it.
+
+        Returns the descendants that will now never start (in id order); they count as
+        finished, and no call to `start` hands them out.
+        """
+        self._release(task)
+        lost = [v for v in self.graph.descendants(task) if not self._given_up[v]]
+        for v in lost:
+            self._given_up[v] = True
+        self._unfinished -= len(lost)
+        return lost
 
     @property
     def done(self) -> bool:

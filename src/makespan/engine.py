@@ -1,0 +1,312 @@
+"""The engine: the one loop that drives the scheduler with the real clock.
+
+    Scheduler.start(now) --Start--> engine --Job--> executor --> child process / worker
+          ^                                                           |
+          |                        Reactor.wait <--pidfd / post-------'
+          `--finish / fail------ engine._on_done(task, Outcome) --> RunRecord events
+
+Order and admission are the scheduler's alone; the engine only adds what needs a clock:
+timeouts, retries with backoff, the grace period between SIGTERM and SIGKILL, memory samples
+(and holding new starts while available memory is under the reserve), and the reaction to a
+failure (fail-fast, or keep-going with dependents skipped) or to Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from makespan.executors import Executor, Job, OnDone, Outcome
+from makespan.model import TaskGraph
+from makespan.reactor import Reactor
+from makespan.record import RunRecord, Status
+from makespan.resources import Resources
+from makespan.scheduler import Scheduler, Start
+
+ExecutorFactory = Callable[[Reactor, OnDone], Executor]
+
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    keep_going: bool = False
+    grace: float = 3.0
+    """Seconds between SIGTERM and SIGKILL when tasks are stopped."""
+    retry_backoff: float = 0.5
+    """Delay before the first retry; it doubles with each further attempt."""
+    sample_every: float = 0.25
+    """Seconds between memory samples of the running tasks and the machine."""
+    memory_reserve: int = 0
+    """No new task starts while available memory is under this many bytes (0: never hold)."""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    start: Start
+    attempt: int
+    began: float
+    deadline: float | None
+    peak_rss: int = 0
+    ending: Status | None = None
+    """Set when the engine stopped the task (timeout, fail-fast, interrupt)."""
+    kill_at: float | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    stopping: str | None = None
+    """Why no new task may start (a failure or an interruption), once that happens."""
+    interrupted: bool = False
+    failed: bool = False
+    paused_since: float | None = None
+    retries: list[tuple[float, int, int]] = field(default_factory=list)
+    """(when, task, attempt) of retries waiting for their backoff."""
+
+
+class Engine:
+    def __init__(
+        self,
+        graph: TaskGraph,
+        resources: Resources,
+        durations: Sequence[float],
+        position: Sequence[int],
+        make_executor: ExecutorFactory,
+        record: RunRecord,
+        logs: Path,
+        options: RunOptions,
+    ) -> None:
+        self.graph = graph
+        self.scheduler = Scheduler(graph, resources, durations, position)
+        self.record = record
+        self.options = options
+        self.reactor = Reactor()
+        self.executor = make_executor(self.reactor, self._on_done)
+        self._logs = logs
+        self._log_names = _log_names(graph)
+        self._running: dict[int, _Attempt] = {}
+        self._state = _State()
+        self._t0 = time.monotonic()
+        self._next_sample = 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        return self._state.interrupted
+
+    @property
+    def failed(self) -> bool:
+        return self._state.failed
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def run(self) -> None:
+        """Run the graph to the end, a failure or an interruption. Always leaves no child."""
+        in_main = threading.current_thread() is threading.main_thread()
+        restore = self.reactor.catch_signals((signal.SIGINT, signal.SIGTERM)) if in_main else None
+        self._t0 = time.monotonic()
+        try:
+            self._loop()
+        finally:
+            self.executor.close()
+            if restore is not None:
+                restore()
+            self.reactor.close()
+            self._abandon_running()
+            self._skip_unstarted()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        scheduler, state = self.scheduler, self._state
+        while True:
+            now = self.now()
+            if self.reactor.signals and self._on_signal(now):
+                return
+            self._clock_work(now)
+            if state.stopping is None and state.paused_since is None:
+                for start in scheduler.start(now):
+                    self._launch(start, 1, now)
+            if not self._running and not state.retries and (state.stopping or scheduler.done):
+                return
+            self.reactor.wait(self._timeout(now))
+
+    def _launch(self, start: Start, attempt: int, now: float) -> None:
+        task = self.graph.tasks[start.task]
+        log = self._logs / self._log_names[start.task]
+        deadline = now + task.timeout if task.timeout is not None else None
+        self._running[start.task] = _Attempt(start, attempt, now, deadline)
+        self.record.add("started", now, task.name, attempt=attempt,
+                        slot=f"{start.pool}-{start.slot}", log=str(log))
+        self.executor.start(Job(start.task, task, attempt, log))
+
+    def _on_done(self, v: int, outcome: Outcome) -> None:
+        now = self.now()
+        attempt = self._running.pop(v)
+        task = self.graph.tasks[v]
+        status: Status = "ok" if outcome.ok else (attempt.ending or "failed")
+        peak = max(attempt.peak_rss, outcome.peak_rss or 0) or None
+        state = self._state
+        if status in ("failed", "timeout") and attempt.attempt <= task.retries and (
+            state.stopping is None
+        ):
+            delay = min(MAX_BACKOFF, self.options.retry_backoff * 2 ** (attempt.attempt - 1))
+            self.record.add("retrying", now, task.name, attempt=attempt.attempt, status=status,
+                            exit_code=outcome.exit_code, delay=delay)
+            self._running[v] = attempt  # keeps its slots through the backoff
+            heapq.heappush(state.retries, (now + delay, v, attempt.attempt + 1))
+            return
+        reason = outcome.error or _reason(status, attempt, outcome)
+        self.record.add("finished", now, task.name, status=status, exit_code=outcome.exit_code,
+                        peak_rss=peak, reason=reason)
+        if status == "ok":
+            self.scheduler.finish(v)
+        elif status == "cancelled" or not self.options.keep_going:
+            self.scheduler.fail(v)
+            if status != "cancelled":
+                state.failed = True
+                self._stop(f"'{task.name}' {_verb(status)}", now)
+        else:
+            state.failed = True
+            for lost in self.scheduler.fail(v):
+                self.record.add("skipped", now, self.graph.tasks[lost].name,
+                                reason=f"needs '{task.name}', which {_verb(status)}")
+
+    # ------------------------------------------------------------------ clock work
+
+    def _clock_work(self, now: float) -> None:
+        """Timeouts, kills after the grace period, retries due, and memory samples."""
+        for v, attempt in self._running.items():
+            if attempt.deadline is not None and now >= attempt.deadline and not attempt.ending:
+                attempt.ending = "timeout"
+                self._terminate(v, attempt, now)
+            if attempt.kill_at is not None and now >= attempt.kill_at:
+                attempt.kill_at = None
+                self.executor.stop(v, force=True)
+        retries = self._state.retries
+        while retries and retries[0][0] <= now:
+            _, v, number = heapq.heappop(retries)
+            old = self._running.pop(v)
+            if self._state.stopping is None:
+                self._launch(old.start, number, now)
+            else:
+                self.scheduler.fail(v)
+                self.record.add("finished", now, self.graph.tasks[v].name, status="cancelled",
+                                reason=f"retry not started: {self._state.stopping}")
+        if now >= self._next_sample:
+            self._sample(now)
+            self._next_sample = now + self.options.sample_every
+
+    def _sample(self, now: float) -> None:
+        available = psutil.virtual_memory().available
+        usage = {}
+        for v, attempt in self._running.items():
+            rss = self.executor.rss(v)
+            if rss:
+                attempt.peak_rss = max(attempt.peak_rss, rss)
+                usage[self.graph.tasks[v].name] = rss
+        if usage:
+            self.record.add("sample", now, available=available, rss=usage)
+        self._hold_for_memory(available, now)
+
+    def _hold_for_memory(self, available: int, now: float) -> None:
+        """Hold new starts while available memory is under the reserve (if anything runs)."""
+        state = self._state
+        low = available < self.options.memory_reserve and bool(self._running)
+        if low and state.paused_since is None:
+            state.paused_since = now
+            self.record.add("paused", now, available=available,
+                            reserve=self.options.memory_reserve)
+        elif not low and state.paused_since is not None:
+            state.paused_since = None
+            self.record.add("resumed", now, available=available)
+
+    def _timeout(self, now: float) -> float | None:
+        moments = [self._next_sample] if self._running else []
+        for attempt in self._running.values():
+            if attempt.deadline is not None and not attempt.ending:
+                moments.append(attempt.deadline)
+            if attempt.kill_at is not None:
+                moments.append(attempt.kill_at)
+        if self._state.retries:
+            moments.append(self._state.retries[0][0])
+        return max(0.0, min(moments) - now) if moments else None
+
+    # ------------------------------------------------------------------ stopping
+
+    def _stop(self, why: str, now: float) -> None:
+        """No new task starts; every running one gets SIGTERM, then SIGKILL after the grace."""
+        if self._state.stopping is None:
+            self._state.stopping = why
+        for v, attempt in self._running.items():
+            if not attempt.ending:
+                attempt.ending = "cancelled"
+                self._terminate(v, attempt, now)
+
+    def _terminate(self, v: int, attempt: _Attempt, now: float) -> None:
+        self.executor.stop(v, force=False)
+        attempt.kill_at = now + self.options.grace
+
+    def _on_signal(self, now: float) -> bool:
+        """React to Ctrl-C / SIGTERM; True when the loop must end at once (a second one)."""
+        signals = self.reactor.signals
+        first = not self._state.interrupted
+        signals.clear()
+        self._state.interrupted = True
+        self.record.add("interrupted", now)
+        if first:
+            self._stop("interrupted", now)
+            return False
+        for attempt in self._running.values():
+            attempt.ending = attempt.ending or "cancelled"
+        return True
+
+    def _abandon_running(self) -> None:
+        """Record the tasks killed without waiting (a second interrupt, or an error)."""
+        now = self.now()
+        for v in list(self._running):
+            self.record.add("finished", now, self.graph.tasks[v].name, status="cancelled",
+                            reason="killed: the run stopped at once")
+        self._running.clear()
+
+    def _skip_unstarted(self) -> None:
+        """Give every task that never ran a row saying why."""
+        done = {e.task for e in self.record.events if e.kind in ("finished", "skipped")}
+        why = self._state.stopping or "not reached"
+        now = self.now()
+        for task in self.graph.tasks:
+            if task.name not in done:
+                self.record.add("skipped", now, task.name, reason=f"not started: {why}")
+
+
+def _reason(status: Status, attempt: _Attempt, outcome: Outcome) -> str | None:
+    if status == "timeout":
+        return "timed out"
+    if status == "failed":
+        return f"exit code {outcome.exit_code}"
+    return None
+
+
+def _verb(status: Status) -> str:
+    return "timed out" if status == "timeout" else "failed"
+
+
+def _log_names(graph: TaskGraph) -> list[str]:
+    """A file name per task: the task name made safe for a path, unique within the run."""
+    names: list[str] = []
+    used: set[str] = set()
+    for i, task in enumerate(graph.tasks):
+        name = re.sub(r"[^A-Za-z0-9._\[\]-]", "_", task.name)[:200] or "task"
+        if name in used or name.startswith("."):
+            name = f"{name}-{i}"
+        used.add(name)
+        names.append(f"{name}.log")
+    return names

@@ -1,0 +1,155 @@
+"""The run record: one append-only list of events that everything else reads.
+
+The engine appends an `Event` for every observable thing (a task started, finished, was retried
+or skipped, a resource sample, a pause for memory); the per-task table, the metrics, the summary,
+the progress display and the reports are all computed from these events, so there is no second
+source of truth. `write_record` stores the record as JSON atomically (write, then rename), in
+`.makespan/runs/<id>.json` and `.makespan/last-run.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+EventKind = Literal[
+    "started", "finished", "retrying", "skipped", "sample", "paused", "resumed", "interrupted"
+]
+Status = Literal["ok", "failed", "timeout", "skipped", "cancelled"]
+RUNS_DIR = Path(".makespan") / "runs"
+LAST_RUN = Path(".makespan") / "last-run.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened, `time` seconds after the run started."""
+
+    kind: EventKind
+    time: float
+    task: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "time": round(self.time, 6)}
+        if self.task is not None:
+            out["task"] = self.task
+        out.update(self.data)
+        return out
+
+
+@dataclass(slots=True)
+class TaskResult:
+    """A task's row in the record, folded from its events."""
+
+    name: str
+    status: Status | None = None
+    start: float | None = None
+    end: float | None = None
+    slot: str | None = None
+    exit_code: int | None = None
+    attempts: int = 0
+    peak_rss: int | None = None
+    reason: str | None = None
+    log: str | None = None
+
+    @property
+    def duration(self) -> float:
+        if self.start is None or self.end is None:
+            return 0.0
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "start": self.start,
+            "end": self.end,
+            "slot": self.slot,
+            "exit_code": self.exit_code,
+            "attempts": self.attempts,
+            "peak_rss": self.peak_rss,
+            "reason": self.reason,
+            "log": self.log,
+        }
+
+
+class RunRecord:
+    """The events of one run, with listeners (display, progress) told of each as it happens."""
+
+    def __init__(self, run_id: str, task_names: Iterable[str]) -> None:
+        self.id = run_id
+        self.task_names = list(task_names)
+        self.events: list[Event] = []
+        self.listeners: list[Callable[[Event], None]] = []
+        self.info: dict[str, Any] = {}
+        """Run-level facts the engine knows up front: workers, prediction, file, command."""
+
+    def add(self, kind: EventKind, time: float, task: str | None = None, **data: Any) -> Event:
+        event = Event(kind, time, task, data)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def tasks(self) -> list[TaskResult]:
+        """Each task's outcome, folded from the events (tasks never started have no status)."""
+        rows = {name: TaskResult(name) for name in self.task_names}
+        for event in self.events:
+            if event.task is None:
+                continue
+            row = rows[event.task]
+            data = event.data
+            if event.kind == "started":
+                row.attempts = data["attempt"]
+                row.slot = data["slot"]
+                row.log = data.get("log")
+                if row.start is None:
+                    row.start = event.time
+            elif event.kind == "finished":
+                row.status = data["status"]
+                row.end = event.time
+                row.exit_code = data.get("exit_code")
+                row.reason = data.get("reason")
+                if data.get("peak_rss") is not None:
+                    row.peak_rss = max(row.peak_rss or 0, data["peak_rss"])
+            elif event.kind == "skipped":
+                row.status = "skipped"
+                row.reason = data.get("reason")
+        return list(rows.values())
+
+
+def write_record(document: dict[str, Any], root: Path) -> Path:
+    """Write `document` as `.makespan/runs/<id>.json` and `.makespan/last-run.json` under `root`.
+
+    Each file is written to a temporary name in the same directory and renamed into place, so
+    a reader never sees half a record, even if the run is killed while writing.
+    """
+    runs = root / RUNS_DIR
+    runs.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=1)
+    target = runs / f"{document['id']}.json"
+    for path in (target, root / LAST_RUN):
+        _atomic_write(path, text)
+    return target
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    with path.open() as f:
+        document: dict[str, Any] = json.load(f)
+    return document

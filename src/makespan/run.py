@@ -1,0 +1,115 @@
+"""Running a task graph from start to record: the library call behind `makespan run`.
+
+It prepares the run (id, directories, resources, priorities from the planner), hands the graph
+to the engine, and writes the record however the run ends: success, failure, timeout or
+interruption all leave `.makespan/runs/<id>.json`, `.makespan/last-run.json` and every finished
+task's log behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from makespan.engine import Engine, ExecutorFactory, RunOptions
+from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from makespan.metrics import compute
+from makespan.model import TaskGraph
+from makespan.plan import Ordering
+from makespan.record import RUNS_DIR, RunRecord, write_record
+from makespan.resources import Resources
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    document: dict[str, Any]
+    path: Path
+
+    @property
+    def status(self) -> str:
+        return str(self.document["status"])
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(self.status, EXIT_FAILED)
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def run_graph(
+    graph: TaskGraph,
+    resources: Resources,
+    durations: list[float],
+    prediction: Ordering,
+    make_executor: ExecutorFactory,
+    root: Path,
+    options: RunOptions,
+    listen: Callable[[RunRecord], None] | None = None,
+    info: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run `graph` in `prediction`'s order and write its record under `root`.
+
+    `listen` is called with the record before anything starts, to attach displays.
+    """
+    run_id = new_run_id()
+    logs = root / RUNS_DIR / run_id / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    record = RunRecord(run_id, (t.name for t in graph.tasks))
+    record.info.update(info or {})
+    record.info["predicted"] = {
+        "makespan": prediction.makespan,
+        "critical_path": list(prediction.critical_path),
+        "start": dict(zip(graph.names(range(len(graph))), prediction.start, strict=True)),
+    }
+    if listen is not None:
+        listen(record)
+    engine = Engine(graph, resources, durations, prediction.position, make_executor, record,
+                    logs, options)
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    try:
+        engine.run()
+    finally:
+        wall = engine.now()
+        status = "interrupted" if engine.interrupted else "failed" if engine.failed else "ok"
+        document = _document(record, graph, resources, wall, status, started_at)
+        path = write_record(document, root)
+    return RunResult(document, path)
+
+
+def _document(record: RunRecord, graph: TaskGraph, resources: Resources, wall: float,
+              status: str, started_at: str) -> dict[str, Any]:
+    rows = record.tasks()
+    paused = _paused_seconds(record, wall)
+    metrics = compute(graph, rows, resources, wall, paused)
+    return {
+        "id": record.id,
+        "status": status,
+        "started_at": started_at,
+        "cwd": os.getcwd(),
+        **record.info,
+        "wall": wall,
+        "workers": {"cpu": resources.cpu, "io": resources.io, "memory": resources.memory},
+        "metrics": metrics.to_json(),
+        "paused": paused,
+        "tasks": [row.to_json() for row in rows],
+        "events": [event.to_json() for event in record.events],
+    }
+
+
+def _paused_seconds(record: RunRecord, wall: float) -> float:
+    total, since = 0.0, None
+    for event in record.events:
+        if event.kind == "paused":
+            since = event.time
+        elif event.kind == "resumed" and since is not None:
+            total += event.time - since
+            since = None
+    return total + (wall - since if since is not None else 0.0)

@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 
 demo: $(VENV)/.installed
 	$(BIN)/makespan plan examples/devflow/makespan.toml -j 4
+	$(BIN)/makespan run examples/devflow/makespan.toml
 
 test: $(VENV)/.installed-dev lint typecheck unit
 

@@ -90,10 +90,14 @@ def compute(
     path = tuple(graph.names(analysis.critical_path))
     why = _reason(graph, durations, analysis, wall, paused)
     overall = utilization.get(main_pool, 0.0)
+    slots = resources.slots(main_pool)
+    speedup_why = (f"with {slots} {main_pool} slots the speedup cannot exceed {slots}x: "
+                   "add workers" if slots <= SPEEDUP_TARGET and efficiency > EFFICIENCY_TARGET
+                   else why)
     targets = (
         _target("efficiency", efficiency, EFFICIENCY_TARGET, why),
         _target("utilization", overall, UTILIZATION_TARGET, why),
-        _target("speedup", speedup, SPEEDUP_TARGET, why),
+        _target("speedup", speedup, SPEEDUP_TARGET, speedup_why),
     )
     return Metrics(wall, work, analysis.span, speedup, efficiency, overall, utilization,
                    path, targets)

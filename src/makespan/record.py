@@ -131,7 +131,7 @@ def write_record(document: dict[str, Any], root: Path) -> Path:
     """
     runs = root / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, indent=1)
+    text = json.dumps(document, separators=(",", ":"))
     target = runs / f"{document['id']}.json"
     for path in (target, root / LAST_RUN):
         _atomic_write(path, text)

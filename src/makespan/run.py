@@ -21,7 +21,7 @@ from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from makespan.metrics import compute
 from makespan.model import TaskGraph
 from makespan.plan import Ordering
-from makespan.record import RUNS_DIR, RunRecord, write_record
+from makespan.record import RUNS_DIR, RunRecord, TaskResult, write_record
 from makespan.resources import Resources
 
 
@@ -80,6 +80,7 @@ def run_graph(
         wall = engine.now()
         status = "interrupted" if engine.interrupted else "failed" if engine.failed else "ok"
         document = _document(record, graph, resources, wall, status, started_at)
+        document["record"] = str(root / RUNS_DIR / f"{record.id}.json")
         path = write_record(document, root)
     return RunResult(document, path)
 
@@ -99,6 +100,7 @@ def _document(record: RunRecord, graph: TaskGraph, resources: Resources, wall: f
         "workers": {"cpu": resources.cpu, "io": resources.io, "memory": resources.memory},
         "metrics": metrics.to_json(),
         "paused": paused,
+        "memory_overruns": memory_overruns(graph, rows),
         "tasks": [row.to_json() for row in rows],
         "events": [event.to_json() for event in record.events],
     }
@@ -113,3 +115,18 @@ def _paused_seconds(record: RunRecord, wall: float) -> float:
             total += event.time - since
             since = None
     return total + (wall - since if since is not None else 0.0)
+
+
+OVERRUN_FACTOR = 2.0
+OVERRUN_MARGIN = 64 * 2**20
+
+
+def memory_overruns(graph: TaskGraph, rows: list[TaskResult]) -> list[dict[str, Any]]:
+    """Tasks whose peak memory went far past their estimate (twice it, and 64 MiB more)."""
+    flags = []
+    for task, row in zip(graph.tasks, rows, strict=True):
+        if task.memory and row.peak_rss and row.peak_rss > max(
+            OVERRUN_FACTOR * task.memory, task.memory + OVERRUN_MARGIN
+        ):
+            flags.append({"task": task.name, "peak_rss": row.peak_rss, "estimate": task.memory})
+    return flags

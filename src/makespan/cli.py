@@ -10,8 +10,18 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from makespan.errors import EXIT_BAD_INPUT, EXIT_OK, MakespanError
+from makespan.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, MakespanError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from makespan.lint import Finding
+    from makespan.model import TaskGraph
+    from makespan.resources import Resources
+    from makespan.taskfile import TaskFile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(handler=_plan)
 
+    lint = commands.add_parser("lint", help="find parallelization anti-patterns")
+    lint.add_argument("file", nargs="?", help="task file (default: makespan.toml, pyproject.toml)")
+    lint.add_argument("-j", "--workers", type=_positive, help="CPU slots to check against")
+    _add_code_filters(lint)
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    lint.set_defaults(handler=_lint)
+
     run = commands.add_parser("run", help="run the graph, critical path first")
     run.add_argument("targets", nargs="*", metavar="[FILE] [TASK ...]",
                      help="task file, then the tasks to run (with what they need)")
@@ -42,9 +59,27 @@ def _parser() -> argparse.ArgumentParser:
                      help="print the order and predicted start times; run nothing")
     run.add_argument("--optimize", type=_seconds, default=1.0, metavar="SECONDS",
                      help="time budget for searching a better order (0: off; default 1)")
+    run.add_argument("--no-lint", action="store_true", help="run even if lint finds errors")
     run.add_argument("--json", action="store_true", help="print the run record as JSON")
     run.set_defaults(handler=_run)
     return parser
+
+
+def _add_code_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--select", type=_codes, default=(), metavar="CODES",
+                        help="only these codes or prefixes, comma-separated (e.g. MS1,MS201)")
+    parser.add_argument("--ignore", type=_codes, default=(), metavar="CODES",
+                        help="skip these codes or prefixes, comma-separated")
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    from makespan.lint import CODES
+
+    codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    for code in codes:
+        if not any(known.startswith(code) for known in CODES):
+            raise argparse.ArgumentTypeError(f"unknown lint code {code!r} (see docs/lint.md)")
+    return codes
 
 
 def _positive(text: str) -> int:
@@ -67,48 +102,96 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _plan(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, slots=True)
+class _Project:
+    """A loaded task file with the budgets and estimates every command starts from."""
+
+    file: TaskFile
+    graph: TaskGraph
+    resources: Resources
+    durations: list[float]
+
+    def lint(self, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[Finding]:
+        from makespan.lint import lint, machine_context
+
+        settings = self.file.settings
+        context = machine_context(self.graph, self.durations, self.resources,
+                                  settings.memory is not None, settings.io_workers is not None)
+        return lint(context, select, ignore)
+
+
+def _project(file: str | None, workers: int | None = None, tasks: Sequence[str] = ()
+             ) -> _Project:
     from makespan import taskfile
-    from makespan.plan import make_plan
     from makespan.resources import detect
 
-    loaded = taskfile.load(args.file)
+    loaded = taskfile.load(file)
+    graph = loaded.graph.select(tasks) if tasks else loaded.graph
     settings = loaded.settings
-    resources = detect(settings.workers, settings.io_workers, settings.memory)
-    plan = make_plan(loaded.graph, resources, settings.default_estimate,
+    resources = detect(workers or settings.workers, settings.io_workers, settings.memory)
+    return _Project(loaded, graph, resources, graph.estimates(settings.default_estimate))
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, stderr=stderr)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from makespan.plan import make_plan
+    from makespan.render import print_plan
+
+    project = _project(args.file)
+    plan = make_plan(project.graph, project.resources, project.file.settings.default_estimate,
                      max_workers=args.workers, optimize=args.optimize)
+    findings = project.lint()
     if args.json:
-        print(json.dumps(plan.to_json(), indent=2))
+        print(json.dumps({**plan.to_json(), "findings": [f.to_json() for f in findings]},
+                         indent=2))
     else:
-        from rich.console import Console
-
-        from makespan.render import print_plan
-
-        print_plan(plan, Console(highlight=False))
+        print_plan(plan, findings, _console())
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+def _lint(args: argparse.Namespace) -> int:
+    from makespan.render import print_findings
 
-    from makespan import taskfile
+    project = _project(args.file, args.workers)
+    findings = project.lint(args.select, args.ignore)
+    if args.json:
+        print(json.dumps([f.to_json() for f in findings], indent=2))
+    else:
+        print_findings(findings, str(project.file.path), _console())
+    return EXIT_FAILED if _has_errors(findings) else EXIT_OK
+
+
+def _has_errors(findings: Sequence[Finding]) -> bool:
+    return any(f.level == "error" for f in findings)
+
+
+def _run(args: argparse.Namespace) -> int:
     from makespan.display import Display
     from makespan.engine import RunOptions
     from makespan.executors import OnDone
     from makespan.executors.commands import CommandExecutor
     from makespan.plan import order_for_run
     from makespan.reactor import Reactor
-    from makespan.render import print_dry_run, print_run_summary
-    from makespan.resources import detect, machine_memory_reserve
+    from makespan.render import print_dry_run, print_findings, print_run_summary
+    from makespan.resources import machine_memory_reserve
     from makespan.run import run_graph
 
     file, names = _split_targets(args.targets)
-    loaded = taskfile.load(file)
-    graph = loaded.graph.select(names) if names else loaded.graph
-    settings = loaded.settings
-    resources = detect(args.workers or settings.workers, settings.io_workers, settings.memory)
-    durations = graph.estimates(settings.default_estimate)
-    console = Console(highlight=False, stderr=args.json)
+    project = _project(file, args.workers, names)
+    graph, resources, durations = project.graph, project.resources, project.durations
+    console = _console(stderr=args.json)
+    findings = project.lint()
+    shown = [f for f in findings if f.level != "note"]
+    if shown and not args.quiet:
+        print_findings(shown, str(project.file.path), console)
+    if _has_errors(findings) and not args.no_lint:
+        console.print("makespan: lint found errors; fix them or pass --no-lint to run anyway")
+        return EXIT_FAILED
     prediction = order_for_run(graph, resources, durations, args.optimize)
     if args.dry_run:
         print_dry_run(graph, prediction, console)
@@ -117,14 +200,16 @@ def _run(args: argparse.Namespace) -> int:
     display = Display(console, estimates, prediction.makespan, quiet=args.quiet or args.json,
                       stream=args.output == "stream")
     sink = display.line if args.output == "stream" else None
+    root = project.file.root
 
     def make_executor(reactor: Reactor, on_done: OnDone) -> CommandExecutor:
-        return CommandExecutor(reactor, loaded.root, on_done, sink)
+        return CommandExecutor(reactor, root, on_done, sink)
 
     options = RunOptions(keep_going=args.keep_going, memory_reserve=machine_memory_reserve())
+    info = {"file": str(project.file.path), "findings": [f.to_json() for f in findings]}
     try:
-        result = run_graph(graph, resources, durations, prediction, make_executor, loaded.root,
-                           options, listen=display.attach, info={"file": str(loaded.path)})
+        result = run_graph(graph, resources, durations, prediction, make_executor, root,
+                           options, listen=display.attach, info=info)
     finally:
         display.close()
     if args.json:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from makespan.lint import Finding
 from makespan.model import TaskGraph
 from makespan.plan import EFFICIENCY_TARGET, Ordering, Plan
 from makespan.units import format_duration, format_size
@@ -18,7 +19,7 @@ MAX_NAMES = 6
 CHART_WIDTH = 24
 
 
-def print_plan(plan: Plan, console: Console) -> None:
+def print_plan(plan: Plan, findings: Sequence[Finding], console: Console) -> None:
     graph, analysis = plan.graph, plan.analysis
     console.print(
         f"[bold]{len(graph)}[/] tasks, [bold]{graph.edge_count}[/] edges   "
@@ -39,6 +40,10 @@ def print_plan(plan: Plan, console: Console) -> None:
     console.print(_stages_table(plan))
     console.print(_predictions_table(plan))
     _print_notes(plan, console)
+    if findings:
+        counts = ", ".join(f"{f.code}" for f in findings)
+        console.print(Text(f"Lint: {len(findings)} findings ({counts}); "
+                           "`makespan lint` explains them", style="yellow"))
 
 
 def _stages_table(plan: Plan) -> Table:
@@ -203,3 +208,20 @@ def print_dry_run(graph: TaskGraph, prediction: Ordering, console: Console) -> N
         table.add_row(str(k), format_duration(prediction.start[v]), Text(graph.tasks[v].name),
                       format_duration(prediction.durations[v]))
     console.print(table)
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
+
+
+def print_findings(findings: Sequence[Finding], file: str, console: Console) -> None:
+    """Findings in the style of ruff and mypy: location, code, message, then why and fix."""
+    for f in findings:
+        where = f"{file}: " + (f"{f.field}: " if f.field else "")
+        console.print(Text(where, style="bold") + Text(f"{f.code} ", style="bold")
+                      + Text(f"{f.level}: ", style=SEVERITY_STYLE[f.level]) + Text(f.message))
+        console.print(Text(f"    why: {f.why}", style="dim"))
+        console.print(Text(f"    fix: {f.fix}", style="green"))
+    counts = {level: sum(f.level == level for f in findings) for level in SEVERITY_STYLE}
+    summary = ", ".join(f"{n} {level}{'s' if n != 1 else ''}" for level, n in counts.items())
+    console.print(Text(f"{len(findings)} findings: {summary}" if findings else "No findings.",
+                       style="bold"))

@@ -171,12 +171,14 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from makespan.aftercheck import OutputWatcher
     from makespan.display import Display
     from makespan.engine import RunOptions
     from makespan.executors import OnDone
     from makespan.executors.commands import CommandExecutor
     from makespan.plan import order_for_run
     from makespan.reactor import Reactor
+    from makespan.record import RunRecord
     from makespan.render import print_dry_run, print_findings, print_run_summary
     from makespan.resources import machine_memory_reserve
     from makespan.run import run_graph
@@ -207,9 +209,15 @@ def _run(args: argparse.Namespace) -> int:
 
     options = RunOptions(keep_going=args.keep_going, memory_reserve=machine_memory_reserve())
     info = {"file": str(project.file.path), "findings": [f.to_json() for f in findings]}
+    watcher = OutputWatcher(graph, root)
+
+    def listen(record: RunRecord) -> None:
+        watcher.attach(record)
+        display.attach(record)
+
     try:
         result = run_graph(graph, resources, durations, prediction, make_executor, root,
-                           options, listen=display.attach, info=info)
+                           options, listen=listen, info=info)
     finally:
         display.close()
     if args.json:

@@ -122,6 +122,7 @@ class Engine:
             self.reactor.close()
             self._abandon_running()
             self._skip_unstarted()
+            self.record.add("ended", self.now())
 
     # ------------------------------------------------------------------ the loop
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 EventKind = Literal[
-    "started", "finished", "retrying", "skipped", "sample", "paused", "resumed", "interrupted"
+    "started", "finished", "retrying", "skipped", "sample", "paused", "resumed", "interrupted",
+    "ended",
 ]
 Status = Literal["ok", "failed", "timeout", "skipped", "cancelled"]
 RUNS_DIR = Path(".makespan") / "runs"

@@ -153,6 +153,10 @@ def print_run_summary(document: dict[str, Any], console: Console) -> None:
             f"  ! {flag['task']} used {format_size(flag['peak_rss'])} of memory, "
             f"estimated {format_size(flag['estimate'])}: raise its memory estimate",
             style="yellow"))
+    for finding in document.get("after_run", []):
+        style = "red" if finding["severity"] == "error" else "yellow"
+        console.print(Text(f"  ! {finding['code']} {finding['message']}: {finding['fix']}",
+                           style=style))
     if document.get("paused"):
         console.print(Text(f"  new tasks were held {format_duration(document['paused'])} "
                            "for low memory", style="yellow"))

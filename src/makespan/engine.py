@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from makespan.errors import TaskFailed
 from makespan.executors import Executor, Job, OnDone, Outcome
-from makespan.model import TaskGraph
+from makespan.model import Call, TaskGraph
 from makespan.reactor import Reactor
 from makespan.record import RunRecord, Status
 from makespan.resources import Resources
@@ -94,6 +96,10 @@ class Engine:
         self._log_names = _log_names(graph)
         self._running: dict[int, _Attempt] = {}
         self._state = _State()
+        self.values: dict[str, Any] = {}
+        """Results of the Python tasks that succeeded, by task name."""
+        self.failures: dict[str, TaskFailed] = {}
+        """How each failed Python task failed, by task name."""
         self._t0 = time.monotonic()
         self._next_sample = 0.0
 
@@ -147,13 +153,16 @@ class Engine:
         self._running[start.task] = _Attempt(start, attempt, now, deadline)
         self.record.add("started", now, task.name, attempt=attempt,
                         slot=f"{start.pool}-{start.slot}", log=str(log))
-        self.executor.start(Job(start.task, task, attempt, log))
+        inputs = {ref: self.values[ref] for ref in task.run.refs} if isinstance(
+            task.run, Call) else {}
+        self.executor.start(Job(start.task, task, attempt, log, start.slot, inputs))
 
     def _on_done(self, v: int, outcome: Outcome) -> None:
         now = self.now()
         attempt = self._running.pop(v)
         task = self.graph.tasks[v]
-        status: Status = "ok" if outcome.ok else (attempt.ending or "failed")
+        # A task the engine stopped ends as the engine decided, even if it exited 0 on SIGTERM.
+        status: Status = attempt.ending or ("ok" if outcome.ok else "failed")
         peak = max(attempt.peak_rss, outcome.peak_rss or 0) or None
         state = self._state
         if status in ("failed", "timeout") and attempt.attempt <= task.retries and (
@@ -165,10 +174,14 @@ class Engine:
             self._running[v] = attempt  # keeps its slots through the backoff
             heapq.heappush(state.retries, (now + delay, v, attempt.attempt + 1))
             return
+        if outcome.failure is not None:
+            self.failures[task.name] = outcome.failure
         reason = outcome.error or _reason(status, attempt, outcome)
         self.record.add("finished", now, task.name, status=status, exit_code=outcome.exit_code,
                         peak_rss=peak, reason=reason)
         if status == "ok":
+            if isinstance(task.run, Call):
+                self.values[task.name] = outcome.value
             self.scheduler.finish(v)
         elif status == "cancelled" or not self.options.keep_going:
             self.scheduler.fail(v)

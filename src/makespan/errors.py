@@ -62,3 +62,27 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class TaskFailed(MakespanError):
+    """A Python task raised: the original exception's type, message and worker traceback.
+
+    `original` is the exception itself when it could be brought back from the worker.
+    """
+
+    def __init__(self, task: str, kind: str, message: str, traceback: str,
+                 original: BaseException | None = None) -> None:
+        self.task = task
+        self.kind = kind
+        self.message = message
+        self.traceback = traceback
+        self.original = original
+        super().__init__(f"task '{task}' failed: {kind}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str, BaseException | None]]:
+        return (TaskFailed, (self.task, self.kind, self.message, self.traceback, self.original))
+
+    def __str__(self) -> str:
+        if not self.traceback:
+            return str(self.args[0])
+        return f"{self.args[0]}\n\nTraceback in the worker:\n{self.traceback.rstrip()}"

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from makespan.analysis import Analysis, analyze
 from makespan.errors import InputError
 from makespan.globs import literal_prefix, normalize, overlaps
-from makespan.model import TaskGraph
+from makespan.model import Call, TaskGraph
 from makespan.reach import Reach
 from makespan.resources import Resources, available_memory_budget, usable_cores
 from makespan.simulate import simulate
@@ -62,8 +62,9 @@ MANY_PER_SLOT = 50
 IO_PER_CORE_LIMIT = 3
 DATABASE = re.compile(r"\.(db|sqlite|sqlite3|db3|duckdb|mdb|accdb|lmdb|realm)$", re.IGNORECASE)
 NESTED = re.compile(
-    r"\bmake\b[^|;&]*\s(-j|--jobs)|\bpytest\b[^|;&]*\s(-n|--numprocesses)\b|\bxargs\b[^|;&]*\s-P"
-    r"|\bparallel\b|\bcargo\s+(build|test|check)\b|\bninja\b|\bgo\s+(build|test)\b"
+    r"\bmake\b[^|;&]*\s(-j|--jobs)|\bpytest\b[^|;&]*\s(-n|--numprocesses)(?![A-Za-z_-])"
+    r"|\bxargs\b[^|;&]*\s-P|(?:^|[|;&(]\s*)parallel\b"
+    r"|\bcargo\s+(build|test|check)\b|\bninja\b|\bgo\s+(build|test)\b"
     r"|\bmvn\b[^|;&]*\s-T\b|\bctest\b[^|;&]*\s-j|\bcmake\s+--build\b[^|;&]*\s(-j|--parallel)"
     r"|\bsphinx-build\b[^|;&]*\s-j"
 )
@@ -128,7 +129,12 @@ Check = Callable[[LintContext], Iterable[Finding]]
 
 
 def lint(ctx: LintContext, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[Finding]:
-    """All findings, minus those deselected or ignored (per task with `ignore = [...]`)."""
+    """All findings, minus those deselected or ignored (per task with `ignore = [...]`).
+
+    A finding is dropped when any task it names ignores its code. Checks whose one finding
+    lists many independent tasks (MS301, MS402) leave ignoring tasks out themselves, so one
+    task's `ignore` does not hide the others.
+    """
     tasks = {t.name: t for t in ctx.graph.tasks}
     found = []
     for check in CHECKS:
@@ -321,14 +327,20 @@ def check_workers(ctx: LintContext) -> Iterator[Finding]:
 def check_nested(ctx: LintContext) -> Iterator[Finding]:
     """MS203: a one-slot CPU task whose command starts its own parallel workers."""
     for task in ctx.graph.tasks:
+        if isinstance(task.run, Call):
+            continue
         command = task.run if isinstance(task.run, str) else " ".join(task.run)
         match = NESTED.search(command)
         if task.kind == "cpu" and task.slots == 1 and match:
-            jobs = re.search(r"(?:-j|--jobs[= ]|-n|-P|-T)\s*(\d+)", command)
-            slots = min(int(jobs.group(1)), ctx.cores) if jobs else ctx.cores
+            # The count follows the flag the match ends on (not xargs -n, a batch size);
+            # none, or 0 (xargs -P0: as many as possible), means every core; 1 is serial.
+            jobs = re.match(r"[= ]?\s*(\d+)", command[match.end():])
+            if jobs and int(jobs.group(1)) == 1:
+                continue
+            slots = min(int(jobs.group(1)) or ctx.cores, ctx.cores) if jobs else ctx.cores
             yield Finding(
                 "MS203",
-                f"'{task.name}' runs '{match.group(0).strip()}', which starts its own "
+                f"'{task.name}' runs '{match.group(0).lstrip('|;&( ')}', which starts its own "
                 "parallel workers, while holding one CPU slot",
                 "its workers compete with every other task for the same cores "
                 "(oversubscription)",
@@ -360,7 +372,8 @@ def check_too_fine(ctx: LintContext) -> Iterator[Finding]:
     limit = TINY_FACTOR * ctx.overhead
     for label, members in _groups(ctx.graph):
         fine = [v for v in members
-                if ctx.graph.tasks[v].estimate is not None and ctx.durations[v] < limit]
+                if ctx.graph.tasks[v].estimate is not None and ctx.durations[v] < limit
+                and "MS301" not in ctx.graph.tasks[v].ignore]
         if fine:
             names = tuple(ctx.name(v) for v in fine)
             yield Finding(
@@ -477,7 +490,8 @@ def _dep_ids(graph: TaskGraph, dep: str) -> Sequence[int]:
 
 def check_unestimated(ctx: LintContext) -> Iterator[Finding]:
     """MS402: tasks without an estimate (the plan uses the default for them)."""
-    missing = tuple(t.name for t in ctx.graph.tasks if t.estimate is None)
+    missing = tuple(t.name for t in ctx.graph.tasks
+                    if t.estimate is None and "MS402" not in t.ignore)
     if missing:
         yield Finding(
             "MS402",

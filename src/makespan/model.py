@@ -12,9 +12,9 @@ algorithm taking ready tasks in id order, and nothing iterates over a set or a h
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from makespan.errors import InputError, did_you_mean
 
@@ -25,15 +25,69 @@ DEFAULT_ESTIMATE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
+class Ref:
+    """Stands, among a `Call`'s arguments, for the result of the task named `task`."""
+
+    task: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A Python callable and its arguments, run by the thread or process executors.
+
+    `Ref`s among the arguments (also inside lists, tuples and dict values) are replaced by the
+    referenced tasks' results when the call runs; `refs` lists them so the graph can depend on
+    them.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def refs(self) -> list[str]:
+        found: list[str] = []
+        _collect_refs([*self.args, *self.kwargs.values()], found)
+        return found
+
+    def describe(self) -> str:
+        return f"{getattr(self.fn, '__module__', '?')}.{getattr(self.fn, '__qualname__', self.fn)}"
+
+
+def _collect_refs(values: Iterable[Any], found: list[str]) -> None:
+    for value in values:
+        if isinstance(value, Ref):
+            found.append(value.task)
+        elif isinstance(value, list | tuple):
+            _collect_refs(value, found)
+        elif isinstance(value, dict):
+            _collect_refs(value.values(), found)
+
+
+def resolve_refs(value: Any, results: Mapping[str, Any]) -> Any:
+    """`value` with every `Ref` replaced by the named task's result."""
+    if isinstance(value, Ref):
+        return results[value.task]
+    if isinstance(value, list):
+        return [resolve_refs(v, results) for v in value]
+    if isinstance(value, tuple):
+        return tuple(resolve_refs(v, results) for v in value)
+    if isinstance(value, dict):
+        return {k: resolve_refs(v, results) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     """One unit of work and everything the planner needs to know about it.
 
-    `run` is a shell string (run by /bin/sh -c) or an argument vector (executed directly);
+    `run` is a shell string (run by /bin/sh -c), an argument vector (executed directly) or a
+    Python `Call`;
     `estimate` is in seconds and `memory` in bytes, `None` meaning "not given".
     """
 
     name: str
-    run: str | tuple[str, ...] = ""
+    run: str | tuple[str, ...] | Call = ""
     deps: tuple[str, ...] = ()
     kind: Kind = "cpu"
     slots: int = 1
@@ -180,7 +234,10 @@ def _check_task(task: Task) -> None:
 
     if not task.name:
         raise bad("name", "a task needs a non-empty name")
-    if isinstance(task.run, str):
+    if isinstance(task.run, Call):
+        if not callable(task.run.fn):
+            raise bad("run", f"{task.run.fn!r} is not callable")
+    elif isinstance(task.run, str):
         if not task.run.strip():
             raise bad("run", "'run' is empty: give a shell command or an argument list")
     elif not task.run or not all(isinstance(a, str) for a in task.run) or not task.run[0]:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import selectors
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
@@ -26,6 +27,8 @@ class Reactor:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._closed = False
+        self._post_lock = threading.Lock()
         self.signals: deque[int] = deque()
 
     def watch(self, fd: int, callback: Callback) -> None:
@@ -36,10 +39,16 @@ class Reactor:
         self._selector.unregister(fd)
 
     def post(self, callback: Callback) -> None:
-        """Run `callback` on the engine's thread soon. Safe to call from any thread."""
-        self._posted.append(callback)
-        with contextlib.suppress(BlockingIOError):  # the pipe is full of wake-ups already
-            os.write(self._wake_write, b"\0")
+        """Run `callback` on the engine's thread soon. Safe to call from any thread.
+
+        Posts after `close` are dropped: they come from abandoned threads of a finished run.
+        """
+        with self._post_lock:
+            if self._closed:
+                return
+            self._posted.append(callback)
+            with contextlib.suppress(BlockingIOError):  # the pipe is full of wake-ups already
+                os.write(self._wake_write, b"\0")
 
     def wait(self, timeout: float | None) -> None:
         """Block until something happens or `timeout` passes, then run the callbacks due."""
@@ -75,6 +84,8 @@ class Reactor:
         return restore
 
     def close(self) -> None:
+        with self._post_lock:
+            self._closed = True
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)

@@ -12,12 +12,12 @@ import datetime as dt
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from makespan.engine import Engine, ExecutorFactory, RunOptions
-from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, TaskFailed
 from makespan.metrics import compute
 from makespan.model import TaskGraph
 from makespan.plan import Ordering
@@ -29,6 +29,9 @@ from makespan.resources import Resources
 class RunResult:
     document: dict[str, Any]
     path: Path
+    values: dict[str, Any] = field(default_factory=dict)
+    """Results of the Python tasks that succeeded, by task name."""
+    failures: dict[str, TaskFailed] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -82,7 +85,7 @@ def run_graph(
         document = _document(record, graph, resources, wall, status, started_at)
         document["record"] = str(root / RUNS_DIR / f"{record.id}.json")
         path = write_record(document, root)
-    return RunResult(document, path)
+    return RunResult(document, path, engine.values, engine.failures)
 
 
 def _document(record: RunRecord, graph: TaskGraph, resources: Resources, wall: float,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from makespan.errors import InputError, did_you_mean
-from makespan.model import DEFAULT_ESTIMATE, KINDS, Kind, Task, TaskGraph
+from makespan.model import DEFAULT_ESTIMATE, KINDS, Call, Kind, Task, TaskGraph
 from makespan.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -163,6 +163,7 @@ def _expand(task: Task, item: str) -> Task:
     def sub(text: str) -> str:
         return text.replace(ITEM, item)
 
+    assert not isinstance(task.run, Call), "task files hold commands only"
     run = sub(task.run) if isinstance(task.run, str) else tuple(sub(a) for a in task.run)
     return Task(
         name=f"{task.name}[{item}]",

@@ -5,8 +5,8 @@ Each executor implements the small `Executor` protocol below; the engine owns th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,10 @@ class Job:
     task: Task
     attempt: int
     log: Path
+    slot: int = 0
+    """The first slot of the task's pool it was given (process executors pin a worker to it)."""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    """Results of the tasks a `Call` refers to, by task name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class Outcome:
     error: str | None = None
     value: Any = None
     peak_rss: int | None = None
+    failure: Any = None
+    """For callables: the `TaskFailed` describing the exception, kept for the caller."""
 
     @property
     def ok(self) -> bool:
@@ -52,3 +58,40 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release everything; no process started by this executor may outlive it."""
+
+
+class Router:
+    """One executor for a mixed graph: commands, I/O callables and CPU callables.
+
+    It only forwards each call to the executor made for that kind of task.
+    """
+
+    def __init__(self, commands: Executor | None, threads: Executor | None,
+                 processes: Executor | None) -> None:
+        self._routes = {"command": commands, "io": threads, "cpu": processes}
+        self._by_task: dict[int, Executor] = {}
+
+    def start(self, job: Job) -> None:
+        executor = self._route(job.task)
+        self._by_task[job.id] = executor
+        executor.start(job)
+
+    def stop(self, task: int, force: bool) -> None:
+        if task in self._by_task:
+            self._by_task[task].stop(task, force)
+
+    def rss(self, task: int) -> int | None:
+        return self._by_task[task].rss(task) if task in self._by_task else None
+
+    def close(self) -> None:
+        for executor in {id(e): e for e in self._routes.values() if e is not None}.values():
+            executor.close()
+
+    def _route(self, task: Task) -> Executor:
+        from makespan.model import Call
+
+        key = task.kind if isinstance(task.run, Call) else "command"
+        executor = self._routes[key]
+        if executor is None:
+            raise RuntimeError(f"no executor for {key} tasks")
+        return executor

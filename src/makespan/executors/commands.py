@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from makespan.executors import Job, OnDone, Outcome
-from makespan.model import Task
+from makespan.model import Call, Task
 from makespan.reactor import Reactor
 
 _SHELL_SYNTAX = re.compile(r"""[|&;<>()$`\\"'*?\[\]#~=%{}!\n]""")
@@ -34,8 +34,10 @@ LineSink = Callable[[str, str], None]
 """Receives (task name, line) in `stream` output mode."""
 
 
-def argv(run: str | tuple[str, ...]) -> list[str]:
+def argv(run: str | tuple[str, ...] | Call) -> list[str]:
     """The argument vector that runs `run`: direct when no shell is needed."""
+    if isinstance(run, Call):
+        raise TypeError(f"{run.describe()} is a Python call, not a command")
     if not isinstance(run, str):
         return list(run)
     if _SHELL_SYNTAX.search(run):
@@ -106,10 +108,11 @@ class CommandExecutor:
             return
         sig = signal.SIGKILL if force else signal.SIGTERM
         pid = running.process.pid
-        for child in _descendants(pid):
+        strays = _descendants(pid)  # listed first: once the group is signalled, the tree unravels
+        with contextlib.suppress(ProcessLookupError):  # the whole group at once, leader included,
+            os.killpg(pid, sig)  # so the leader cannot see its children die and exit 0 first
+        for child in strays:  # descendants that moved to another group or session
             _signal(child.pid, sig)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
 
     def rss(self, task: int) -> int | None:
         running = self._running.get(task)

@@ -1,0 +1,261 @@
+"""The Python front end: build a task graph from functions, run it, get the results.
+
+    graph = Graph()
+
+    @graph.task(kind="io", estimate="2s")
+    def fetch(url): ...
+
+    @graph.task(estimate="5s", memory="300MB")
+    def parse(page): ...
+
+    pages = [fetch(u) for u in urls]          # calling a task adds it and returns a Handle
+    tables = [parse(p) for p in pages]        # a Handle argument passes that task's result
+    results = graph.run(workers=4)            # critical path first, inside the budgets
+    results[tables[0]]                        # the value; TaskFailed if it raised
+
+It compiles to the same validated `TaskGraph` as a task file and runs on the same engine:
+`kind="io"` callables run on threads, `kind="cpu"` ones in persistent worker processes, and a
+string or list is a shell command, as in a task file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from makespan.errors import InputError, MakespanError, TaskFailed
+from makespan.model import DEFAULT_ESTIMATE, Call, Kind, Ref, Task, TaskGraph
+from makespan.units import parse_duration, parse_size
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Handle(Generic[R]):
+    """A task added to a `Graph`: name it in `deps`, pass it as an argument, read its result."""
+
+    __slots__ = ("_graph", "name")
+
+    def __init__(self, graph: Graph, name: str) -> None:
+        self._graph = graph
+        self.name = name
+
+    def result(self) -> R:
+        """The task's value from the graph's last run (TaskFailed if it failed)."""
+        results = self._graph.last_results
+        if results is None:
+            raise MakespanError(f"'{self.name}' has no result: the graph has not run")
+        value: R = results[self]
+        return value
+
+    def __repr__(self) -> str:
+        return f"Handle({self.name!r})"
+
+
+class TaskFunction(Generic[P, R]):
+    """A function decorated with `@graph.task`: calling it adds a task and returns its Handle."""
+
+    def __init__(self, graph: Graph, fn: Callable[P, R], options: dict[str, Any]) -> None:
+        self._graph = graph
+        self._fn = fn
+        self._options = options
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Handle[R]:
+        add: Callable[..., Handle[R]] = self._graph.add
+        return add(self._fn, *args, **self._options, **kwargs)
+
+
+class Graph:
+    """A task graph under construction, run with `run()`; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._tasks: list[Task] = []
+        self._names: set[str] = set()
+        self.last_results: Results | None = None
+
+    def task(self, fn: Callable[P, R] | None = None, **options: Any) -> Any:
+        """Decorator: `@graph.task` or `@graph.task(kind=..., memory=..., estimate=...)`."""
+        if fn is not None:
+            return TaskFunction(self, fn, {})
+
+        def decorate(f: Callable[P, R]) -> TaskFunction[P, R]:
+            return TaskFunction(self, f, options)
+
+        return decorate
+
+    def add(
+        self,
+        fn: Callable[..., R] | str | Sequence[str],
+        *args: Any,
+        deps: Iterable[Handle[Any]] = (),
+        name: str | None = None,
+        kind: Kind = "cpu",
+        slots: int = 1,
+        memory: int | str | None = None,
+        estimate: float | str | None = None,
+        timeout: float | str | None = None,
+        retries: int = 0,
+        locks: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> Handle[R]:
+        """Add `fn(*args, **kwargs)` (or a shell command) as a task and return its handle.
+
+        Handles among the arguments (also inside lists, tuples and dicts) are replaced by
+        those tasks' results and become dependencies; `deps` adds order-only dependencies.
+        """
+        name = self._unique(name or _default_name(fn))
+        if isinstance(fn, str):
+            run: str | tuple[str, ...] | Call = fn
+        elif callable(fn):
+            run = Call(fn, tuple(_to_refs(args)), {k: _to_refs(v) for k, v in kwargs.items()})
+        else:
+            run = tuple(fn)
+        refs = run.refs if isinstance(run, Call) else []
+        task = Task(
+            name=name,
+            run=run,
+            deps=tuple(dict.fromkeys([*refs, *(_handle_name(h, name) for h in deps)])),
+            kind=kind,
+            slots=slots,
+            memory=_option(name, "memory", memory, parse_size),
+            estimate=_option(name, "estimate", estimate, parse_duration),
+            timeout=_option(name, "timeout", timeout, parse_duration),
+            retries=retries,
+            locks=tuple(locks),
+        )
+        self._tasks.append(task)
+        self._names.add(name)
+        return Handle(self, name)
+
+    def build(self) -> TaskGraph:
+        """The validated graph (raises InputError naming the task and field)."""
+        return TaskGraph.build(self._tasks)
+
+    def run(
+        self,
+        workers: int | None = None,
+        io_workers: int | None = None,
+        memory: int | str | None = None,
+        keep_going: bool = False,
+        optimize: float = 1.0,
+        root: str | Path | None = None,
+        default_estimate: float = DEFAULT_ESTIMATE,
+    ) -> Results:
+        """Run the graph and return its results; raises the first TaskFailed unless keep_going.
+
+        The run record goes to `root/.makespan/` (default: the current directory), as for
+        `makespan run`.
+        """
+        from makespan.local import run_local
+
+        _refuse_nested()
+        graph = self.build()
+        budget = None if memory is None else _option("settings", "memory", memory, parse_size)
+        result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
+                           Path(root) if root is not None else Path.cwd(), default_estimate)
+        results = Results(result.document, result.values, result.failures)
+        self.last_results = results
+        if result.document["status"] == "interrupted":
+            raise KeyboardInterrupt
+        if not keep_going and results.failures:
+            raise next(iter(results.failures.values()))
+        return results
+
+    def _unique(self, name: str) -> str:
+        if name not in self._names:
+            return name
+        n = 2
+        while f"{name}-{n}" in self._names:
+            n += 1
+        return f"{name}-{n}"
+
+
+class Results(Mapping[Any, Any]):
+    """Each task's value by handle (or name), the run record and its metrics."""
+
+    def __init__(self, record: dict[str, Any], values: dict[str, Any],
+                 task_failures: dict[str, TaskFailed]) -> None:
+        self.record = record
+        self._values = values
+        self.failures: dict[str, TaskFailed] = {}
+        for row in record["tasks"]:
+            if row["status"] not in ("ok", None):
+                self.failures[row["name"]] = task_failures.get(row["name"]) or TaskFailed(
+                    row["name"], row["status"].capitalize(), row["reason"] or row["status"], "")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = self.record["metrics"]
+        return metrics
+
+    @property
+    def status(self) -> str:
+        return str(self.record["status"])
+
+    def __getitem__(self, key: Handle[Any] | str) -> Any:
+        name = key.name if isinstance(key, Handle) else key
+        if name in self._values:
+            return self._values[name]
+        if name in self.failures:
+            raise self.failures[name]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _refuse_nested() -> None:
+    """Inside a task, a nested run would start its own workers beside the run's: refuse."""
+    from makespan.executors.processes import WORKER_ENV
+
+    inside = os.environ.get(WORKER_ENV) or threading.current_thread().name.startswith(
+        "makespan-io")
+    if inside:
+        raise MakespanError(
+            "graph.run() was called inside a makespan task: a nested run would start workers "
+            "beyond the CPU budget. Run the inner work directly (serially) in the task, or "
+            "add its tasks to the outer graph instead.")
+
+
+def _to_refs(value: Any) -> Any:
+    if isinstance(value, Handle):
+        return Ref(value.name)
+    if isinstance(value, list):
+        return [_to_refs(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_to_refs(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_refs(v) for k, v in value.items()}
+    return value
+
+
+def _handle_name(handle: Any, task: str) -> str:
+    if not isinstance(handle, Handle):
+        raise InputError(f"deps must be handles returned by add(), got {handle!r}",
+                         task=task, field="deps")
+    return handle.name
+
+
+def _default_name(fn: Any) -> str:
+    if isinstance(fn, str):
+        return fn.split()[0] if fn.split() else "command"
+    if callable(fn):
+        return str(getattr(fn, "__name__", "task"))
+    return str(next(iter(fn), "command"))
+
+
+def _option(task: str, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise InputError(str(error), task=task, field=field) from None

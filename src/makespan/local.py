@@ -1,0 +1,58 @@
+"""Running a graph on this machine with the executor each task needs (API front end).
+
+Commands go to the subprocess executor, `io` callables to threads, `cpu` callables to worker
+processes; the budgets, the order and the record are those of `makespan run`. The measured base
+memory of a worker process (the guide's "Base") is added to the record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from makespan.engine import RunOptions
+from makespan.executors import Executor, OnDone, Router
+from makespan.executors.commands import CommandExecutor
+from makespan.executors.processes import ProcessExecutor
+from makespan.executors.threads import ThreadExecutor
+from makespan.model import Call, TaskGraph
+from makespan.plan import order_for_run
+from makespan.reactor import Reactor
+from makespan.record import Event, RunRecord
+from makespan.resources import detect, machine_memory_reserve
+from makespan.run import RunResult, run_graph
+
+
+def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
+              memory: int | None, keep_going: bool, optimize: float, root: Path,
+              default_estimate: float) -> RunResult:
+    resources = detect(workers, io_workers, memory)
+    durations = graph.estimates(default_estimate)
+    ordering = order_for_run(graph, resources, durations, optimize)
+    calls = [t for t in graph.tasks if isinstance(t.run, Call)]
+    needs = {
+        "command": len(calls) < len(graph),
+        "io": any(t.kind == "io" for t in calls),
+        "cpu": any(t.kind == "cpu" for t in calls),
+    }
+    made: dict[str, ProcessExecutor] = {}
+
+    def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
+        processes = ProcessExecutor(reactor, on_done, resources.cpu) if needs["cpu"] else None
+        if processes is not None:
+            made["cpu"] = processes
+        return Router(
+            CommandExecutor(reactor, root, on_done) if needs["command"] else None,
+            ThreadExecutor(reactor, on_done, resources.io) if needs["io"] else None,
+            processes,
+        )
+
+    def listen(record: RunRecord) -> None:
+        def on_event(event: Event) -> None:
+            if event.kind == "ended" and "cpu" in made:
+                record.info["worker_base_rss"] = made["cpu"].base_rss
+
+        record.listeners.append(on_event)
+
+    options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
+    return run_graph(graph, resources, durations, ordering, make_executor, root, options,
+                     listen=listen, info={"front_end": "python"})

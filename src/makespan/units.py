@@ -25,7 +25,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as '45s' or '1m30s', got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = _to_float(value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         seconds = _parse_duration_text(text, value)
@@ -34,6 +34,17 @@ def parse_duration(value: object) -> float:
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
         raise ValueError(f"a duration must be a finite number of seconds >= 0, got {value!r}")
     return seconds
+
+
+def _to_float(value: int | float) -> float:
+    """`float(value)`, or inf for an int too large for a float (TOML allows such integers).
+
+    The callers then reject it with their own message instead of an OverflowError traceback.
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf")
 
 
 def _parse_duration_text(text: str, original: str) -> float:
@@ -64,7 +75,7 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a size such as '300MB' or '2GiB', got {value!r}")
     if isinstance(value, int | float):
-        size = float(value)
+        size = _to_float(value)
     elif isinstance(value, str):
         match = _SIZE.fullmatch(value.strip())
         if not match or match.group(2).lower() not in _SIZE_UNITS:

@@ -292,18 +292,14 @@ def test_bad_usage_is_exit_2(argv, capsys):
     assert capsys.readouterr().out == ""
 
 
-# ---------------------------------------------------------------- known bugs (reported)
+# ---------------------------------------------------------------- budgets and slots
 
 
-@pytest.mark.xfail(strict=True, reason="plan.py simulates 1..N workers and the scheduler "
-                   "rejects a 2-slot task at 1 worker, so any slots > 1 fails the plan")
 def test_a_multi_slot_task_is_planned_when_the_pool_has_room(tmp_path, capsys):
     path = write(tmp_path, '[settings]\nworkers = 4\n[tasks.t]\nrun = "x"\nslots = 2\n')
     assert plan_json(capsys, str(path))["tasks"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="budget errors raised while planning are not "
-                   "attributed to the task file (cli._plan does not call .located())")
 def test_a_task_over_the_memory_budget_names_the_file(tmp_path, capsys):
     err = plan_fails(capsys, tmp_path,
                      '[settings]\nmemory = "1GB"\n[tasks.t]\nrun = "x"\nmemory = "2GB"\n')

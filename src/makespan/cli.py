@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from makespan.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, MakespanError
+from makespan.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, MakespanError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -120,6 +121,17 @@ class _Project:
         return lint(context, select, ignore)
 
 
+@contextmanager
+def _about(project: _Project) -> Iterator[None]:
+    """Attribute errors found after loading (budgets, planning) to the task file."""
+    try:
+        yield
+    except InputError as error:
+        if error.file is not None:
+            raise
+        raise error.located(str(project.file.path)) from None
+
+
 def _project(file: str | None, workers: int | None = None, tasks: Sequence[str] = ()
              ) -> _Project:
     from makespan import taskfile
@@ -139,10 +151,15 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    project = _project(args.file)
+    with _about(project):
+        return _plan_project(project, args)
+
+
+def _plan_project(project: _Project, args: argparse.Namespace) -> int:
     from makespan.plan import make_plan
     from makespan.render import print_plan
 
-    project = _project(args.file)
     plan = make_plan(project.graph, project.resources, project.file.settings.default_estimate,
                      max_workers=args.workers, optimize=args.optimize)
     findings = project.lint()
@@ -158,7 +175,8 @@ def _lint(args: argparse.Namespace) -> int:
     from makespan.render import print_findings
 
     project = _project(args.file, args.workers)
-    findings = project.lint(args.select, args.ignore)
+    with _about(project):
+        findings = project.lint(args.select, args.ignore)
     if args.json:
         print(json.dumps([f.to_json() for f in findings], indent=2))
     else:
@@ -171,6 +189,13 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    file, names = _split_targets(args.targets)
+    project = _project(file, args.workers, names)
+    with _about(project):
+        return _run_project(project, args)
+
+
+def _run_project(project: _Project, args: argparse.Namespace) -> int:
     from makespan.aftercheck import OutputWatcher
     from makespan.display import Display
     from makespan.engine import RunOptions
@@ -183,8 +208,6 @@ def _run(args: argparse.Namespace) -> int:
     from makespan.resources import machine_memory_reserve
     from makespan.run import run_graph
 
-    file, names = _split_targets(args.targets)
-    project = _project(file, args.workers, names)
     graph, resources, durations = project.graph, project.resources, project.durations
     console = _console(stderr=args.json)
     findings = project.lint()

@@ -107,7 +107,9 @@ def make_plan(
     predictions = []
     search = optimize > 0 and len(graph) <= MAX_TASKS
     deadline = time.perf_counter() + optimize
-    for p in range(1, top + 1):
+    widest = max((t.slots for t in graph.tasks if t.kind == "cpu"), default=1)
+    top = max(top, widest)
+    for p in range(widest, top + 1):  # fewer CPU slots than a task needs cannot run it
         pool = replace(resources, cpu=p)  # -j varies the CPU slots; I/O stays as set
         lower = analysis.lower_bound(p, pool.io)
         if search:

@@ -145,11 +145,12 @@ class Graph:
         optimize: float = 1.0,
         root: str | Path | None = None,
         default_estimate: float = DEFAULT_ESTIMATE,
+        info: dict[str, Any] | None = None,
     ) -> Results:
         """Run the graph and return its results; raises the first TaskFailed unless keep_going.
 
         The run record goes to `root/.makespan/` (default: the current directory), as for
-        `makespan run`.
+        `makespan run`; `info` adds facts to it (the patterns record their chunking there).
         """
         from makespan.local import run_local
 
@@ -157,7 +158,8 @@ class Graph:
         graph = self.build()
         budget = None if memory is None else _option("settings", "memory", memory, parse_size)
         result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
-                           Path(root) if root is not None else Path.cwd(), default_estimate)
+                           Path(root) if root is not None else Path.cwd(), default_estimate,
+                           info or {})
         results = Results(result.document, result.values, result.failures)
         self.last_results = results
         if result.document["status"] == "interrupted":

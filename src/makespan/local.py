@@ -8,6 +8,7 @@ memory of a worker process (the guide's "Base") is added to the record.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from makespan.engine import RunOptions
 from makespan.executors import Executor, OnDone, Router
@@ -24,7 +25,7 @@ from makespan.run import RunResult, run_graph
 
 def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
               memory: int | None, keep_going: bool, optimize: float, root: Path,
-              default_estimate: float) -> RunResult:
+              default_estimate: float, info: dict[str, Any]) -> RunResult:
     resources = detect(workers, io_workers, memory)
     durations = graph.estimates(default_estimate)
     ordering = order_for_run(graph, resources, durations, optimize)
@@ -55,4 +56,4 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
 
     options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
     return run_graph(graph, resources, durations, ordering, make_executor, root, options,
-                     listen=listen, info={"front_end": "python"})
+                     listen=listen, info={"front_end": "python", **info})

@@ -21,6 +21,9 @@ from makespan.resources import Resources
 from makespan.simulate import simulate
 
 EFFICIENCY_TARGET = 0.70
+RUN_SEARCH_SHARE = 0.05
+MIN_SEARCH = 0.005
+"""Seconds below which an order search is not worth starting."""
 SPEEDUP_SHARE = 0.90
 """The recommended worker count reaches at least this share of the best predicted speedup."""
 
@@ -186,13 +189,18 @@ class Ordering:
 
 def order_for_run(graph: TaskGraph, resources: Resources, durations: Sequence[float],
                   optimize: float) -> Ordering:
-    """The priority order to run with (searched within `optimize` seconds) and its schedule."""
+    """The priority order to run with, and its predicted schedule.
+
+    The order search gets `optimize` seconds, but never more than RUN_SEARCH_SHARE of the
+    predicted makespan: a search must not cost more than it can save.
+    """
     analysis = analyze(graph, durations)
-    if optimize > 0 and len(graph) <= MAX_TASKS:
-        lower = analysis.lower_bound(resources.cpu, resources.io)
-        position = list(improve(graph, resources, durations, optimize, lower).position)
-    else:
-        position = critical_path_first(graph, durations)
+    position = critical_path_first(graph, durations)
     schedule = simulate(graph, resources, durations, position)
+    budget = min(optimize, RUN_SEARCH_SHARE * schedule.makespan)
+    lower = analysis.lower_bound(resources.cpu, resources.io)
+    if budget >= MIN_SEARCH and len(graph) <= MAX_TASKS and schedule.makespan > lower:
+        position = list(improve(graph, resources, durations, budget, lower).position)
+        schedule = simulate(graph, resources, durations, position)
     return Ordering(tuple(position), tuple(durations), schedule.makespan, schedule.start,
                       tuple(graph.names(analysis.critical_path)))

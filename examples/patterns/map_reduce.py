@@ -26,7 +26,8 @@ def merge(parts: list[collections.Counter[str]]) -> collections.Counter[str]:
 
 
 def sample_file() -> str:
-    words = "the quick brown fox jumps over the lazy dog and keeps running".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and",
+             "keeps", "running"]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         for i in range(200_000):
             f.write(" ".join(words[(i + k) % len(words)] for k in range(8)) + "\n")

@@ -146,11 +146,14 @@ class Graph:
         root: str | Path | None = None,
         default_estimate: float = DEFAULT_ESTIMATE,
         info: dict[str, Any] | None = None,
+        backend: str = "local",
+        client: Any = None,
     ) -> Results:
         """Run the graph and return its results; raises the first TaskFailed unless keep_going.
 
         The run record goes to `root/.makespan/` (default: the current directory), as for
         `makespan run`; `info` adds facts to it (the patterns record their chunking there).
+        `backend="dask"` runs the tasks on a Dask cluster: `client`'s, or a new LocalCluster.
         """
         from makespan.local import run_local
 
@@ -159,7 +162,7 @@ class Graph:
         budget = None if memory is None else _option("settings", "memory", memory, parse_size)
         result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
                            Path(root) if root is not None else Path.cwd(), default_estimate,
-                           info or {})
+                           info or {}, backend, client)
         results = Results(result.document, result.values, result.failures)
         self.last_results = results
         if result.document["status"] == "interrupted":

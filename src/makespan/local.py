@@ -25,7 +25,11 @@ from makespan.run import RunResult, run_graph
 
 def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
               memory: int | None, keep_going: bool, optimize: float, root: Path,
-              default_estimate: float, info: dict[str, Any]) -> RunResult:
+              default_estimate: float, info: dict[str, Any], backend: str = "local",
+              client: Any = None) -> RunResult:
+    if backend == "dask":
+        return run_on_dask(graph, workers, memory, keep_going, optimize, root,
+                           default_estimate, info, client)
     resources = detect(workers, io_workers, memory)
     durations = graph.estimates(default_estimate)
     ordering = order_for_run(graph, resources, durations, optimize)
@@ -57,3 +61,23 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
     options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
     return run_graph(graph, resources, durations, ordering, make_executor, root, options,
                      listen=listen, info={"front_end": "python", **info})
+
+
+def run_on_dask(graph: TaskGraph, workers: int | None, memory: int | None, keep_going: bool,
+                optimize: float, root: Path, default_estimate: float, info: dict[str, Any],
+                client: Any = None, address: str | None = None) -> RunResult:
+    """Run `graph` on a Dask cluster: `client`'s, the one at `address`, or a LocalCluster."""
+    from makespan.executors.dask import DaskExecutor, cluster_resources, session
+
+    with session(client, address, workers) as client:
+        resources = cluster_resources(client, workers, memory)
+        durations = graph.estimates(default_estimate)
+        ordering = order_for_run(graph, resources, durations, optimize)
+
+        def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
+            return DaskExecutor(reactor, on_done, client, str(root), ordering.position)
+
+        return run_graph(graph, resources, durations, ordering, make_executor, root,
+                         RunOptions(keep_going=keep_going),
+                         info={"front_end": "python", "backend": "dask",
+                               "scheduler": str(client.scheduler.address), **info})

@@ -66,7 +66,7 @@ class Display:
     def line(self, task: str, text: str) -> None:
         """A line of a task's output, in `stream` mode."""
         if not self.quiet:
-            self.console.print(Text(f"[{task}] ", style="cyan") + Text(text))
+            self.console.print(Text(f"[{task}] ", style="cyan") + Text(text), soft_wrap=True)
 
     def on_event(self, event: Event) -> None:
         name = event.task
@@ -101,7 +101,9 @@ class Display:
             header.append(f"  ({event.data['reason']})", style=STATUS_STYLE.get(status, ""))
         output = "" if self.stream else _read(self._logs.get(name))
         if output:
-            self.console.print(Group(header, Text(output.rstrip("\n")), Text("")))
+            # soft_wrap: a task's lines are printed as they are, never folded at the width.
+            self.console.print(Group(header, Text(output.rstrip("\n")), Text("")),
+                               soft_wrap=True)
         else:
             self.console.print(header)
 

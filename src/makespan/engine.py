@@ -206,7 +206,8 @@ class Engine:
                 attempt.kill_at = None
                 self.executor.stop(v, force=True)
         retries = self._state.retries
-        while retries and retries[0][0] <= now:
+        # Once the run stops, a retry waiting for its backoff is cancelled now, not when it is due.
+        while retries and (retries[0][0] <= now or self._state.stopping is not None):
             _, v, number = heapq.heappop(retries)
             old = self._running.pop(v)
             if self._state.stopping is None:

@@ -81,13 +81,15 @@ def _common_word(
             return True
         a_star = i < len(a) and is_star(a[i])
         b_star = j < len(b) and is_star(b[j])
+        # A star absorbs the other side's next token (or star) only if something matches
+        # that token: an empty class such as [b-a] (or a segment holding one) matches nothing.
         if a_star:
             stack.append((i + 1, j))  # the star matches nothing more
-            if j < len(b):
-                stack.append((i, j + 1))  # the star absorbs b's next token (or star)
+            if j < len(b) and (b_star or meet(b[j], b[j])):
+                stack.append((i, j + 1))
         if b_star:
             stack.append((i, j + 1))
-            if i < len(a):
+            if i < len(a) and (a_star or meet(a[i], a[i])):
                 stack.append((i + 1, j))
         if i < len(a) and j < len(b) and not a_star and not b_star and meet(a[i], b[j]):
             stack.append((i + 1, j + 1))
@@ -101,7 +103,10 @@ def _tokens(segment: str) -> list[Token]:
     while i < len(segment):
         c = segment[i]
         if c == "[":
-            end = segment.find("]", i + 2)
+            # As fnmatch reads it: a "]" right after "[" or "[!" is a member, not the end
+            # ("[!]]" is "not ]"), and "[" without a closing "]" is a literal.
+            start = i + 2 if segment[i + 1:i + 2] == "!" else i + 1
+            end = segment.find("]", start + 1 if segment[start:start + 1] == "]" else start)
             if end != -1:
                 tokens.append(segment[i:end + 1])
                 i = end + 1
@@ -114,7 +119,8 @@ def _tokens(segment: str) -> list[Token]:
 
 def _chars_meet(x: Token, y: Token) -> bool:
     if x == "?" or y == "?":
-        return True
+        other = y if x == "?" else x
+        return len(other) == 1 or _class_has_any(other)  # an empty class ([b-a]) meets nothing
     if len(x) == 1 and len(y) == 1:
         return x == y
     if len(x) == 1:
@@ -122,6 +128,11 @@ def _chars_meet(x: Token, y: Token) -> bool:
     if len(y) == 1:
         return _class_has(x, y)
     return any(_class_has(x, chr(c)) and _class_has(y, chr(c)) for c in range(32, 0x250))
+
+
+@lru_cache(maxsize=4096)
+def _class_has_any(cls: str) -> bool:
+    return any(_class_has(cls, chr(c)) for c in range(32, 0x250))
 
 
 @lru_cache(maxsize=4096)

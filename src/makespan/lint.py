@@ -193,16 +193,21 @@ def _outputs(graph: TaskGraph) -> list[tuple[int, str]]:
 
 
 def check_races(ctx: LintContext) -> Iterator[Finding]:
-    """MS101 and MS103: concurrent tasks whose outputs overlap."""
-    reported: set[tuple[int, int]] = set()
+    """MS101 and MS103: concurrent tasks whose outputs overlap.
+
+    Once per pair and code: a pair that shares both a database and another file gets both
+    findings, whichever overlap comes first.
+    """
+    reported: set[tuple[int, int, bool]] = set()
     outputs = _outputs(ctx.graph)
     for u, a, v, b in _related_pairs(outputs, outputs):
         pair = (min(u, v), max(u, v))
-        if pair in reported or not overlaps(a, b) or not ctx.concurrent(u, v):
+        is_database = bool(DATABASE.search(a) or DATABASE.search(b))
+        if (*pair, is_database) in reported or not overlaps(a, b) or not ctx.concurrent(u, v):
             continue
-        reported.add(pair)
+        reported.add((*pair, is_database))
         first, second = ctx.name(pair[0]), ctx.name(pair[1])
-        if DATABASE.search(a) or DATABASE.search(b):
+        if is_database:
             database = a if DATABASE.search(a) else b
             yield Finding(
                 "MS103",
@@ -403,9 +408,13 @@ def check_too_coarse(ctx: LintContext) -> Iterator[Finding]:
 
 
 def check_uneven(ctx: LintContext) -> Iterator[Finding]:
-    """MS303: within a for_each group or a stage, the largest is over 4x the median."""
+    """MS303: within a for_each group or a stage, the largest is over 4x the median.
+
+    A task is reported once, for its for_each group if that is uneven, else for its stage.
+    """
     stages = [(f"stage {k + 1}", list(s)) for k, s in enumerate(ctx.analysis.stages)]
     groups = [(f"for_each '{g}'", list(m)) for g, m in ctx.graph.groups.items()]
+    reported: set[int] = set()
     for label, group in groups + stages:
         members = [v for v in group if ctx.graph.tasks[v].estimate is not None]
         if len(members) < 3:
@@ -413,7 +422,9 @@ def check_uneven(ctx: LintContext) -> Iterator[Finding]:
         sizes = [ctx.durations[v] for v in members]
         median = statistics.median(sizes)
         largest = max(members, key=lambda v: ctx.durations[v])
-        if median > 0 and ctx.durations[largest] > UNEVEN_FACTOR * median:
+        if (median > 0 and ctx.durations[largest] > UNEVEN_FACTOR * median
+                and largest not in reported):
+            reported.add(largest)
             yield Finding(
                 "MS303",
                 f"in {label}, '{ctx.name(largest)}' is estimated at "

@@ -3,6 +3,7 @@
 from makespan.analysis import Analysis, analyze
 from makespan.api import Graph, Handle, Results
 from makespan.errors import InputError, MakespanError, TaskFailed
+from makespan.futures import Executor
 from makespan.model import Task, TaskGraph
 from makespan.patterns import Stage, fork_join, map_reduce, parallel_map, pipeline
 from makespan.resources import Resources
@@ -11,6 +12,7 @@ from makespan.taskfile import TaskFile, load
 
 __all__ = [
     "Analysis",
+    "Executor",
     "Graph",
     "Handle",
     "InputError",

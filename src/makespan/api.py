@@ -122,9 +122,9 @@ class Graph:
             deps=tuple(dict.fromkeys([*refs, *(_handle_name(h, name) for h in deps)])),
             kind=kind,
             slots=slots,
-            memory=_option(name, "memory", memory, parse_size),
-            estimate=_option(name, "estimate", estimate, parse_duration),
-            timeout=_option(name, "timeout", timeout, parse_duration),
+            memory=parse_option(name, "memory", memory, parse_size),
+            estimate=parse_option(name, "estimate", estimate, parse_duration),
+            timeout=parse_option(name, "timeout", timeout, parse_duration),
             retries=retries,
             locks=tuple(locks),
         )
@@ -159,7 +159,7 @@ class Graph:
 
         _refuse_nested()
         graph = self.build()
-        budget = None if memory is None else _option("settings", "memory", memory, parse_size)
+        budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
         result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
                            Path(root) if root is not None else Path.cwd(), default_estimate,
                            info or {}, backend, client)
@@ -257,7 +257,7 @@ def _default_name(fn: Any) -> str:
     return str(next(iter(fn), "command"))
 
 
-def _option(task: str, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+def parse_option(task: str, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:
     if value is None:
         return None
     try:

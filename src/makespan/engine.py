@@ -2,7 +2,7 @@
 
     Scheduler.start(now) --Start--> engine --Job--> executor --> child process / worker
           ^                                                           |
-          |                        Reactor.wait <--pidfd / post-------'
+          |                        Reactor.wait <--post / fd----------'
           `--finish / fail------ engine._on_done(task, Outcome) --> RunRecord events
 
 Order and admission are the scheduler's alone; the engine only adds what needs a clock:
@@ -27,7 +27,7 @@ import psutil
 
 from makespan.errors import TaskFailed
 from makespan.executors import Executor, Job, OnDone, Outcome
-from makespan.model import Call, TaskGraph
+from makespan.model import Call, Task, TaskGraph, append_task
 from makespan.reactor import Reactor
 from makespan.record import RunRecord, Status
 from makespan.resources import Resources
@@ -93,7 +93,7 @@ class Engine:
         self.reactor = Reactor()
         self.executor = make_executor(self.reactor, self._on_done)
         self._logs = logs
-        self._log_names = _log_names(graph)
+        self._log_names = _LogNames(graph)
         self._running: dict[int, _Attempt] = {}
         self._state = _State()
         self.values: dict[str, Any] = {}
@@ -102,6 +102,23 @@ class Engine:
         """How each failed Python task failed, by task name."""
         self._t0 = time.monotonic()
         self._next_sample = 0.0
+
+    accepting = False
+    """While True the run does not end when the graph is done: `add` may bring more tasks."""
+
+    def add(self, task: Task, duration: float) -> int:
+        """Append an independent task to an open graph (the futures Executor); its id."""
+        v = append_task(self.graph, task)
+        self.record.task_names.append(task.name)
+        self._log_names.add(task.name)
+        self.scheduler.add(v, duration)
+        return v
+
+    def withdraw(self, v: int) -> None:
+        """Drop a task that has not started (its future was cancelled)."""
+        if self.scheduler.withdraw(v):
+            self.record.add("skipped", self.now(), self.graph.tasks[v].name,
+                            reason="cancelled before it started")
 
     @property
     def interrupted(self) -> bool:
@@ -142,7 +159,8 @@ class Engine:
             if state.stopping is None and state.paused_since is None:
                 for start in scheduler.start(now):
                     self._launch(start, 1, now)
-            if not self._running and not state.retries and (state.stopping or scheduler.done):
+            finished = state.stopping or (scheduler.done and not self.accepting)
+            if not self._running and not state.retries and finished:
                 return
             self.reactor.wait(self._timeout(now))
 
@@ -176,12 +194,12 @@ class Engine:
             return
         if outcome.failure is not None:
             self.failures[task.name] = outcome.failure
+        if status == "ok" and isinstance(task.run, Call):
+            self.values[task.name] = outcome.value  # before the event, whose readers want it
         reason = outcome.error or _reason(status, attempt, outcome)
         self.record.add("finished", now, task.name, status=status, exit_code=outcome.exit_code,
                         peak_rss=peak, reason=reason)
         if status == "ok":
-            if isinstance(task.run, Call):
-                self.values[task.name] = outcome.value
             self.scheduler.finish(v)
         elif status == "cancelled" or not self.options.keep_going:
             self.scheduler.fail(v)
@@ -314,14 +332,21 @@ def _verb(status: Status) -> str:
     return "timed out" if status == "timeout" else "failed"
 
 
-def _log_names(graph: TaskGraph) -> list[str]:
+class _LogNames:
     """A file name per task: the task name made safe for a path, unique within the run."""
-    names: list[str] = []
-    used: set[str] = set()
-    for i, task in enumerate(graph.tasks):
-        name = re.sub(r"[^A-Za-z0-9._\[\]-]", "_", task.name)[:200] or "task"
-        if name in used or name.startswith("."):
-            name = f"{name}-{i}"
-        used.add(name)
-        names.append(f"{name}.log")
-    return names
+
+    def __init__(self, graph: TaskGraph) -> None:
+        self._names: list[str] = []
+        self._used: set[str] = set()
+        for task in graph.tasks:
+            self.add(task.name)
+
+    def add(self, task: str) -> None:
+        name = re.sub(r"[^A-Za-z0-9._\[\]-]", "_", task)[:200] or "task"
+        if name in self._used or name.startswith("."):
+            name = f"{name}-{len(self._names)}"
+        self._used.add(name)
+        self._names.append(f"{name}.log")
+
+    def __getitem__(self, task: int) -> str:
+        return self._names[task]

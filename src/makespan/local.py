@@ -7,10 +7,11 @@ memory of a worker process (the guide's "Base") is added to the record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from makespan.engine import RunOptions
+from makespan.engine import Engine, RunOptions
 from makespan.executors import Executor, OnDone, Router
 from makespan.executors.commands import CommandExecutor
 from makespan.executors.processes import ProcessExecutor
@@ -26,7 +27,10 @@ from makespan.run import RunResult, run_graph
 def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
               memory: int | None, keep_going: bool, optimize: float, root: Path,
               default_estimate: float, info: dict[str, Any], backend: str = "local",
-              client: Any = None) -> RunResult:
+              client: Any = None, on_engine: Callable[[Engine], None] | None = None,
+              kinds: tuple[str, ...] = ()) -> RunResult:
+    """Run `graph` here (or on Dask); `kinds` names callable kinds to be ready for even if the
+    graph has none yet (an open graph fed while it runs, through `on_engine`)."""
     if backend == "dask":
         return run_on_dask(graph, workers, memory, keep_going, optimize, root,
                            default_estimate, info, client)
@@ -36,8 +40,8 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
     calls = [t for t in graph.tasks if isinstance(t.run, Call)]
     needs = {
         "command": len(calls) < len(graph),
-        "io": any(t.kind == "io" for t in calls),
-        "cpu": any(t.kind == "cpu" for t in calls),
+        "io": "io" in kinds or any(t.kind == "io" for t in calls),
+        "cpu": "cpu" in kinds or any(t.kind == "cpu" for t in calls),
     }
     made: dict[str, ProcessExecutor] = {}
 
@@ -60,7 +64,7 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
 
     options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
     return run_graph(graph, resources, durations, ordering, make_executor, root, options,
-                     listen=listen, info={"front_end": "python", **info})
+                     listen=listen, info={"front_end": "python", **info}, on_engine=on_engine)
 
 
 def run_on_dask(graph: TaskGraph, workers: int | None, memory: int | None, keep_going: bool,

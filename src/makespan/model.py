@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from makespan.errors import InputError, did_you_mean
 
@@ -310,3 +310,29 @@ def _find_cycle(indegree: Sequence[int], preds: Sequence[Sequence[int]]) -> list
     cycle = walk[position[node]:]
     start = cycle.index(min(cycle))
     return cycle[start:] + cycle[:start]
+
+
+def open_graph() -> TaskGraph:
+    """An empty graph that `append_task` may grow, for work submitted while a run goes on.
+
+    Only the futures `Executor` uses one: its tasks are independent, so appending keeps the
+    graph valid (ids in order, no edges) without revalidating.
+    """
+    empty: Any = []
+    return TaskGraph(tasks=empty, index={}, preds=[], succs=[], order=[])  # type: ignore[arg-type]
+
+
+def append_task(graph: TaskGraph, task: Task) -> int:
+    """Add an independent task to an open graph; its id."""
+    if task.deps:
+        raise InputError("tasks added while running cannot have dependencies",
+                         task=task.name, field="deps")
+    _check_task(task)
+    tasks = cast(list[Task], graph.tasks)
+    v = len(tasks)
+    tasks.append(task)
+    cast(dict[str, int], graph.index)[task.name] = v
+    cast(list[tuple[int, ...]], graph.preds).append(())
+    cast(list[tuple[int, ...]], graph.succs).append(())
+    cast(list[int], graph.order).append(v)
+    return v

@@ -57,25 +57,31 @@ def run_graph(
     options: RunOptions,
     listen: Callable[[RunRecord], None] | None = None,
     info: dict[str, Any] | None = None,
+    on_engine: Callable[[Engine], None] | None = None,
 ) -> RunResult:
     """Run `graph` in `prediction`'s order and write its record under `root`.
 
-    `listen` is called with the record before anything starts, to attach displays.
+    `listen` is called with the record before anything starts, to attach displays;
+    `on_engine` with the engine, for callers that feed it work as it runs.
     """
     run_id = new_run_id()
     logs = root / RUNS_DIR / run_id / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     record = RunRecord(run_id, (t.name for t in graph.tasks))
     record.info.update(info or {})
+    names = graph.names(range(len(graph)))
     record.info["predicted"] = {
         "makespan": prediction.makespan,
         "critical_path": list(prediction.critical_path),
-        "start": dict(zip(graph.names(range(len(graph))), prediction.start, strict=True)),
+        "start": dict(zip(names, prediction.start, strict=True)),
+        "duration": dict(zip(names, prediction.durations, strict=True)),
     }
     if listen is not None:
         listen(record)
     engine = Engine(graph, resources, durations, prediction.position, make_executor, record,
                     logs, options)
+    if on_engine is not None:
+        on_engine(engine)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     try:
         engine.run()

@@ -16,8 +16,10 @@ budget and every lock it names; it starts only when all of those fit. When the b
 does not fit, it gets a reservation at the earliest time it will (by the estimated ends of the
 running tasks), and a lower-priority task may start ahead of it only if that cannot delay the
 reservation: it ends before then, or it uses only what the reserved task will not need
-(EASY backfilling). The backfill scan looks at most `BACKFILL_DEPTH` tasks deep per call, which
-keeps a call cheap when many ready tasks are blocked by memory.
+(EASY backfilling). The best ready task may be blocked by its pool being full as well as by
+memory or a lock: it gets the reservation either way. The backfill scan passes over at most
+`BACKFILL_DEPTH` blocked tasks per call, which keeps a call cheap when many ready tasks are
+blocked by memory; the tasks it starts do not count against that depth.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from makespan.errors import InputError
-from makespan.model import TaskGraph
+from makespan.model import Task, TaskGraph
 from makespan.resources import Resources
 from makespan.units import format_size
 
@@ -75,13 +77,14 @@ class Scheduler:
         tasks = graph.tasks
         self.graph = graph
         self.resources = resources
-        self.durations = durations
-        self.position = position
+        self.durations = list(durations)
+        self.position = list(position)
         self.memory = list(memory) if memory is not None else [t.memory or 0 for t in tasks]
         self._pool = [t.kind for t in tasks]
         self._slots_needed = [t.slots for t in tasks]
         self._locks = [frozenset(t.locks) for t in tasks]
-        self._check_fits()
+        for task, demand in zip(tasks, self.memory, strict=True):
+            self._check_fits(task, demand)
 
         self._by_position = [0] * len(tasks)
         for v, p in enumerate(position):
@@ -107,8 +110,13 @@ class Scheduler:
         started: list[Start] = []
         blocked: list[int] = []
         reservation: _Reservation | None = None
-        scanned = 0
         while True:
+            if reservation is None:
+                # The best ready task may wait for a slot of a full pool, where `_pop_best`
+                # does not look: it is blocked all the same and gets the reservation.
+                head = self._best_in_full_pool()
+                if head is not None:
+                    reservation = self._reserve(head, now)
             v = self._pop_best()
             if v is None:
                 break
@@ -117,14 +125,12 @@ class Scheduler:
                 if fits:
                     started.append(self._launch(v, now))
                     continue
-                blocked.append(v)
                 reservation = self._reserve(v, now)
             elif fits and self._can_backfill(v, now, reservation):
                 started.append(self._launch(v, now))
-            else:
-                blocked.append(v)
-            scanned += 1
-            if scanned >= BACKFILL_DEPTH:
+                continue
+            blocked.append(v)
+            if len(blocked) >= BACKFILL_DEPTH:
                 break
         for v in blocked:
             heapq.heappush(self._ready[self._pool[v]], self.position[v])
@@ -137,6 +143,37 @@ class Scheduler:
             self._waiting[s] -= 1
             if self._waiting[s] == 0:
                 heapq.heappush(self._ready[self._pool[s]], self.position[s])
+
+    def add(self, v: int, duration: float) -> None:
+        """Take task `v`, just appended to an open graph (the futures `Executor`).
+
+        It has no dependencies, is ready at once and comes after every task taken before it.
+        """
+        task = self.graph.tasks[v]
+        demand = task.memory or 0
+        self._check_fits(task, demand)
+        self.durations.append(duration)
+        self.memory.append(demand)
+        self._pool.append(task.kind)
+        self._slots_needed.append(task.slots)
+        self._locks.append(frozenset(task.locks))
+        self.position.append(len(self._by_position))
+        self._by_position.append(v)
+        self._waiting.append(0)
+        self._given_up.append(False)
+        self._unfinished += 1
+        heapq.heappush(self._ready[task.kind], self.position[v])
+
+    def withdraw(self, v: int) -> bool:
+        """Take back a ready task that has not started (a cancelled future); True if it was."""
+        heap = self._ready[self._pool[v]]
+        if self._waiting[v] or self.position[v] not in heap:
+            return False
+        heap.remove(self.position[v])
+        heapq.heapify(heap)
+        self._given_up[v] = True
+        self._unfinished -= 1
+        return True
 
     def fail(self, task: int) -> list[int]:
         """`task` has failed for good: free its resources and give up on everything after it.
@@ -173,6 +210,18 @@ class Scheduler:
         if best_pool is None:
             return None
         heapq.heappop(self._ready[best_pool])
+        return self._by_position[best]
+
+    def _best_in_full_pool(self) -> int | None:
+        """The best ready task of all pools, if its pool has no free slot (else None)."""
+        best_pool = None
+        best = -1
+        for pool in POOLS:
+            heap = self._ready[pool]
+            if heap and (best_pool is None or heap[0] < best):
+                best_pool, best = pool, heap[0]
+        if best_pool is None or self._free_slots[best_pool]:
+            return None
         return self._by_position[best]
 
     def _fits(self, v: int) -> bool:
@@ -233,19 +282,18 @@ class Scheduler:
         reservation.spare_memory -= self.memory[v]
         return True
 
-    def _check_fits(self) -> None:
-        """A task that could never fit would wait forever: say so before anything starts."""
-        for task, memory in zip(self.graph.tasks, self.memory, strict=True):
-            if memory > self.resources.memory:
-                raise InputError(
-                    f"needs {format_size(memory)} of memory but the whole budget is "
-                    f"{format_size(self.resources.memory)}: raise settings.memory or lower "
-                    "the task's estimate",
-                    task=task.name, field="memory",
-                )
-            if task.slots > self.resources.slots(task.kind):
-                raise InputError(
-                    f"needs {task.slots} {task.kind} slots but only "
-                    f"{self.resources.slots(task.kind)} exist",
-                    task=task.name, field="slots",
-                )
+    def _check_fits(self, task: Task, memory: int) -> None:
+        """A task that could never fit would wait forever: say so before it is taken."""
+        if memory > self.resources.memory:
+            raise InputError(
+                f"needs {format_size(memory)} of memory but the whole budget is "
+                f"{format_size(self.resources.memory)}: raise settings.memory or lower "
+                "the task's estimate",
+                task=task.name, field="memory",
+            )
+        if task.slots > self.resources.slots(task.kind):
+            raise InputError(
+                f"needs {task.slots} {task.kind} slots but only "
+                f"{self.resources.slots(task.kind)} exist",
+                task=task.name, field="slots",
+            )

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from makespan import reach, taskfile
 from makespan.cli import main
-from makespan.lint import CODES, Finding, LintContext, lint
+from makespan.codes import CODES
+from makespan.lint import Finding, LintContext, lint
 from makespan.model import Task, TaskGraph
 from makespan.reach import Reach
 from makespan.resources import Resources

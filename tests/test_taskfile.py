@@ -51,7 +51,7 @@ def test_every_task_key_is_parsed_into_its_type(tmp_path):
         retries = 3
         cwd = "sub"
         env = { MODE = "fast", LEVEL = 2 }
-        ignore = ["M101"]
+        ignore = ["MS101"]
     """)
     assert task(loaded, "test") == Task(
         name="test",
@@ -68,7 +68,7 @@ def test_every_task_key_is_parsed_into_its_type(tmp_path):
         retries=3,
         cwd="sub",
         env=(("MODE", "fast"), ("LEVEL", "2")),
-        ignore=("M101",),
+        ignore=("MS101",),
     )
 
 
@@ -453,3 +453,11 @@ def test_a_task_that_is_not_a_table_is_named(tmp_path):
 def test_an_integer_too_large_for_a_float_is_an_input_error(tmp_path):
     error = load_error(tmp_path, f'[tasks.job]\nrun = "x"\nestimate = {"9" * 400}\n')
     assert (error.task, error.field) == ("job", "estimate")
+
+
+def test_an_unknown_ignore_code_is_bad_input(tmp_path):
+    path = tmp_path / "makespan.toml"
+    path.write_text('[tasks.t]\nrun = "x"\nignore = ["MS999", "MS30"]\n')
+    with pytest.raises(InputError) as error:
+        load(path)
+    assert "task 't': field 'ignore': unknown finding code 'MS999'" in str(error.value)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from makespan.codes import AFTER_RUN_CODES
 from makespan.globs import is_glob, normalize
 from makespan.model import TaskGraph
 from makespan.record import Event, RunRecord
@@ -112,5 +113,5 @@ class OutputWatcher:
 
 
 def _finding(code: str, message: str, why: str, fix: str, tasks: list[str]) -> dict[str, Any]:
-    return {"code": code, "severity": "error" if code == "MS502" else "warning",
+    return {"code": code, "severity": AFTER_RUN_CODES[code][0],
             "message": message, "why": why, "fix": fix, "tasks": tasks, "field": "outputs"}

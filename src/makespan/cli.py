@@ -74,7 +74,7 @@ def _add_code_filters(parser: argparse.ArgumentParser) -> None:
 
 
 def _codes(text: str) -> tuple[str, ...]:
-    from makespan.lint import CODES
+    from makespan.codes import CODES
 
     codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
     for code in codes:

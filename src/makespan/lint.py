@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from makespan.analysis import Analysis, analyze
+from makespan.codes import CODES, Severity
 from makespan.errors import InputError
 from makespan.globs import literal_prefix, normalize, overlaps
 from makespan.model import Call, TaskGraph
@@ -34,24 +35,6 @@ from makespan.reach import Reach
 from makespan.resources import Resources, available_memory_budget, usable_cores
 from makespan.simulate import simulate
 from makespan.units import format_duration, format_size
-
-Severity = Literal["error", "warning", "note"]
-
-CODES: dict[str, tuple[Severity, str]] = {
-    "MS101": ("error", "tasks that can run at the same time write overlapping outputs"),
-    "MS102": ("error", "a task reads what a task that can run at the same time writes"),
-    "MS103": ("error", "a single-writer file is written by concurrent tasks without a lock"),
-    "MS201": ("warning", "memory estimates exceed the budget"),
-    "MS202": ("warning", "more workers than the machine can use"),
-    "MS203": ("warning", "nested parallelism inside a one-slot task"),
-    "MS204": ("warning", "far more tiny tasks than slots"),
-    "MS301": ("warning", "tasks too fine: overhead dominates"),
-    "MS302": ("warning", "a task too coarse: it is most of the critical path"),
-    "MS303": ("warning", "uneven task sizes"),
-    "MS304": ("warning", "no room to gain: predicted speedup under 2x"),
-    "MS401": ("note", "redundant dependency"),
-    "MS402": ("note", "tasks without an estimate"),
-}
 
 SWEET_SPOT_MAX = 300.0
 """The guide's task-size sweet spot ends at 5 minutes."""

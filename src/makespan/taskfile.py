@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from makespan.codes import AFTER_RUN_CODES, CODES
 from makespan.errors import InputError, did_you_mean
 from makespan.model import DEFAULT_ESTIMATE, KINDS, Call, Kind, Task, TaskGraph
 from makespan.units import parse_duration, parse_size
@@ -151,7 +152,7 @@ def _parse_task(name: str, spec: Mapping[str, Any]) -> list[Task]:
         retries=get("retries", _non_negative_int, 0),
         cwd=get("cwd", _string, None),
         env=get("env", _env, ()),
-        ignore=get("ignore", _strings, ()),
+        ignore=get("ignore", _codes, ()),
     )
     if "for_each" not in spec:
         return [base]
@@ -238,6 +239,15 @@ def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    codes = _strings(value)
+    known = [*CODES, *AFTER_RUN_CODES]
+    for code in codes:
+        if code not in known:
+            raise ValueError(f"unknown finding code '{code}'{did_you_mean(code, known)}")
+    return codes
 
 
 def _items(value: Any) -> tuple[str, ...]:

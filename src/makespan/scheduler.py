@@ -111,15 +111,17 @@ class Scheduler:
         blocked: list[int] = []
         reservation: _Reservation | None = None
         while True:
-            if reservation is None:
-                # The best ready task may wait for a slot of a full pool, where `_pop_best`
-                # does not look: it is blocked all the same and gets the reservation.
-                head = self._best_in_full_pool()
-                if head is not None:
-                    reservation = self._reserve(head, now)
             v = self._pop_best()
             if v is None:
                 break
+            if reservation is None:
+                # A better task than `v` may wait for a slot of a full pool, where `_pop_best`
+                # does not look: it is blocked all the same and gets the reservation. (Only
+                # looked for once there is a `v` that could overtake it: a call that has
+                # nothing left to start pays nothing.)
+                head = self._best_in_full_pool()
+                if head is not None and self.position[head] < self.position[v]:
+                    reservation = self._reserve(head, now)
             fits = self._fits(v)
             if reservation is None:
                 if fits:

@@ -12,17 +12,24 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from makespan.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, MakespanError
+from makespan.history import DATABASE
+from makespan.record import LAST_RUN
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from makespan.history import Estimates
     from makespan.lint import Finding
     from makespan.model import TaskGraph
     from makespan.resources import Resources
+    from makespan.run import RunResult
     from makespan.taskfile import TaskFile
+
+BENCH_SVG = Path(".makespan") / "bench.svg"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--optimize", type=_seconds, default=1.0, metavar="SECONDS",
                       help="time budget for searching a better order (0: off; default 1)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _add_no_history(plan)
     plan.set_defaults(handler=_plan)
 
     lint = commands.add_parser("lint", help="find parallelization anti-patterns")
@@ -61,9 +69,51 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--optimize", type=_seconds, default=1.0, metavar="SECONDS",
                      help="time budget for searching a better order (0: off; default 1)")
     run.add_argument("--no-lint", action="store_true", help="run even if lint finds errors")
+    run.add_argument("--backend", choices=("local", "dask"), default="local",
+                     help="where tasks run: this machine, or a Dask cluster")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address (default: start a LocalCluster)")
     run.add_argument("--json", action="store_true", help="print the run record as JSON")
+    run.add_argument("--report", metavar="FILE.html", help="write the HTML report at the end")
+    _add_no_history(run)
     run.set_defaults(handler=_run)
+
+    report = commands.add_parser("report", help="summary, HTML timeline or trace of a run")
+    report.add_argument("record", nargs="?", default=str(LAST_RUN),
+                        help=f"run record (default: {LAST_RUN})")
+    report.add_argument("--json", action="store_true", help="print the record as JSON")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    report.add_argument("--trace", metavar="FILE",
+                        help="write Chrome trace-event JSON (Perfetto, chrome://tracing)")
+    report.add_argument("--speedup", metavar="SVG",
+                        help="show this speedup curve (from makespan bench) in the HTML report")
+    report.set_defaults(handler=_report)
+
+    history = commands.add_parser("history", help="what past runs taught about each task")
+    history.add_argument("task", nargs="?", help="list this task's past runs")
+    history.add_argument("--db", default=str(DATABASE),
+                         help=f"history database (default: {DATABASE})")
+    history.set_defaults(handler=_history)
+
+    bench = commands.add_parser("bench", help="measure the speedup at several worker counts")
+    bench.add_argument("file", nargs="?", help="task file (default: makespan.toml, pyproject.toml)")
+    bench.add_argument("-j", "--workers", type=_counts, default=(1, 2, 4), metavar="N,N,...",
+                       help="worker counts to measure (default: 1,2,4)")
+    bench.add_argument("--repeat", type=_positive, default=1,
+                       help="runs per worker count; the median wall time counts (default: 1)")
+    bench.add_argument("--svg", default=str(BENCH_SVG),
+                       help=f"where to write the speedup curve (default: {BENCH_SVG})")
+    bench.add_argument("--optimize", type=_seconds, default=1.0, metavar="SECONDS",
+                       help="time budget for searching a better order (0: off; default 1)")
+    bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    _add_no_history(bench)
+    bench.set_defaults(handler=_bench)
     return parser
+
+
+def _add_no_history(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-history", dest="history", action="store_false",
+                        help="ignore (and do not add to) the learned estimates of past runs")
 
 
 def _add_code_filters(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +131,10 @@ def _codes(text: str) -> tuple[str, ...]:
         if not any(known.startswith(code) for known in CODES):
             raise argparse.ArgumentTypeError(f"unknown lint code {code!r} (see docs/lint.md)")
     return codes
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(_positive(part) for part in text.split(","))
 
 
 def _positive(text: str) -> int:
@@ -111,6 +165,7 @@ class _Project:
     graph: TaskGraph
     resources: Resources
     durations: list[float]
+    estimates: Estimates
 
     def lint(self, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[Finding]:
         from makespan.lint import lint, machine_context
@@ -132,16 +187,26 @@ def _about(project: _Project) -> Iterator[None]:
         raise error.located(str(project.file.path)) from None
 
 
-def _project(file: str | None, workers: int | None = None, tasks: Sequence[str] = ()
-             ) -> _Project:
+def _project(file: str | None, workers: int | None = None, tasks: Sequence[str] = (),
+             history: bool = True) -> _Project:
+    """The task file with its budgets, and learned estimates in place of its own (`history`)."""
     from makespan import taskfile
+    from makespan.history import load_estimates
     from makespan.resources import detect
 
     loaded = taskfile.load(file)
     graph = loaded.graph.select(tasks) if tasks else loaded.graph
     settings = loaded.settings
     resources = detect(workers or settings.workers, settings.io_workers, settings.memory)
-    return _Project(loaded, graph, resources, graph.estimates(settings.default_estimate))
+    estimates = load_estimates(graph, settings.default_estimate, loaded.root, resources.memory,
+                               history)
+    _warn(estimates.warning)
+    return _Project(loaded, estimates.graph, resources, list(estimates.durations), estimates)
+
+
+def _warn(warning: str | None) -> None:
+    if warning:
+        print(f"makespan: warning: {warning}", file=sys.stderr)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -151,7 +216,7 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    project = _project(args.file)
+    project = _project(args.file, history=args.history)
     with _about(project):
         return _plan_project(project, args)
 
@@ -164,10 +229,10 @@ def _plan_project(project: _Project, args: argparse.Namespace) -> int:
                      max_workers=args.workers, optimize=args.optimize)
     findings = project.lint()
     if args.json:
-        print(json.dumps({**plan.to_json(), "findings": [f.to_json() for f in findings]},
-                         indent=2))
+        print(json.dumps({**plan.to_json(), "estimates": project.estimates.to_json(),
+                          "findings": [f.to_json() for f in findings]}, indent=2))
     else:
-        print_plan(plan, findings, _console())
+        print_plan(plan, findings, _console(), project.estimates)
     return EXIT_OK
 
 
@@ -190,25 +255,15 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
 
 def _run(args: argparse.Namespace) -> int:
     file, names = _split_targets(args.targets)
-    project = _project(file, args.workers, names)
+    project = _project(file, args.workers, names, args.history)
     with _about(project):
         return _run_project(project, args)
 
 
 def _run_project(project: _Project, args: argparse.Namespace) -> int:
-    from makespan.aftercheck import OutputWatcher
-    from makespan.display import Display
-    from makespan.engine import RunOptions
-    from makespan.executors import OnDone
-    from makespan.executors.commands import CommandExecutor
     from makespan.plan import order_for_run
-    from makespan.reactor import Reactor
-    from makespan.record import RunRecord
-    from makespan.render import print_dry_run, print_findings, print_run_summary
-    from makespan.resources import machine_memory_reserve
-    from makespan.run import run_graph
+    from makespan.render import print_dry_run, print_findings
 
-    graph, resources, durations = project.graph, project.resources, project.durations
     console = _console(stderr=args.json)
     findings = project.lint()
     shown = [f for f in findings if f.level != "note"]
@@ -217,21 +272,55 @@ def _run_project(project: _Project, args: argparse.Namespace) -> int:
     if _has_errors(findings) and not args.no_lint:
         console.print("makespan: lint found errors; fix them or pass --no-lint to run anyway")
         return EXIT_FAILED
-    prediction = order_for_run(graph, resources, durations, args.optimize)
     if args.dry_run:
-        print_dry_run(graph, prediction, console)
+        prediction = order_for_run(project.graph, project.resources, project.durations,
+                                   args.optimize)
+        print_dry_run(project.graph, prediction, console)
         return EXIT_OK
+    info = {"file": str(project.file.path), "findings": [f.to_json() for f in findings],
+            "estimates": project.estimates.counts()}
+    if args.backend == "dask":
+        from makespan.executors.dask import cluster_resources, session
+
+        with session(None, args.scheduler, args.workers) as client:
+            resources = cluster_resources(client, args.workers,
+                                          project.file.settings.memory)
+            info.update(backend="dask", scheduler=str(client.scheduler.address))
+            return _execute(project, args, console, resources, info, client)
+    return _execute(project, args, console, project.resources, info, None)
+
+
+def _execute(project: _Project, args: argparse.Namespace, console: Console,
+             resources: Resources, info: dict[str, Any], client: Any) -> int:
+    """Run the project's graph with a live display and print the summary."""
+    from makespan.aftercheck import OutputWatcher
+    from makespan.display import Display
+    from makespan.engine import RunOptions
+    from makespan.executors import Executor, OnDone
+    from makespan.executors.commands import CommandExecutor
+    from makespan.plan import order_for_run
+    from makespan.reactor import Reactor
+    from makespan.record import RunRecord
+    from makespan.render import print_run_summary
+    from makespan.resources import machine_memory_reserve
+    from makespan.run import run_graph
+
+    graph, durations, root = project.graph, project.durations, project.file.root
+    prediction = order_for_run(graph, resources, durations, args.optimize)
     estimates = dict(zip(graph.names(range(len(graph))), durations, strict=True))
     display = Display(console, estimates, prediction.makespan, quiet=args.quiet or args.json,
                       stream=args.output == "stream")
     sink = display.line if args.output == "stream" else None
-    root = project.file.root
 
-    def make_executor(reactor: Reactor, on_done: OnDone) -> CommandExecutor:
+    def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
+        if client is not None:
+            from makespan.executors.dask import DaskExecutor
+
+            return DaskExecutor(reactor, on_done, client, str(root), prediction.position)
         return CommandExecutor(reactor, root, on_done, sink)
 
-    options = RunOptions(keep_going=args.keep_going, memory_reserve=machine_memory_reserve())
-    info = {"file": str(project.file.path), "findings": [f.to_json() for f in findings]}
+    options = RunOptions(keep_going=args.keep_going,
+                         memory_reserve=0 if client is not None else machine_memory_reserve())
     watcher = OutputWatcher(graph, root)
 
     def listen(record: RunRecord) -> None:
@@ -243,17 +332,114 @@ def _run_project(project: _Project, args: argparse.Namespace) -> int:
                            options, listen=listen, info=info)
     finally:
         display.close()
+    if args.history:
+        _remember(graph, result.document, root)
     if args.json:
         print(json.dumps(result.document, indent=1))
     else:
         print_run_summary(result.document, console)
+    if args.report:
+        _write_html(args.report, result.document, None)
     return result.exit_code
+
+
+def _remember(graph: TaskGraph, document: dict[str, Any], root: Path) -> None:
+    """Add a finished run to the history (after its record is written: never at its cost)."""
+    from makespan.history import remember
+
+    _warn(remember(graph, document, root))
+
+
+def _write_html(file: str, document: dict[str, Any], speedup: str | None) -> None:
+    from makespan.report_html import render
+
+    speedup_svg = _read_text(speedup) if speedup else None
+    _write_text(file, render(document, speedup_svg))
+
+
+def _read_text(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {file}: {error}") from None
+
+
+def _write_text(file: str, text: str) -> None:
+    try:
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise MakespanError(f"cannot write {file}: {error.strerror}") from None
+    print(f"makespan: wrote {file}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from makespan.record import read_record
+    from makespan.render import print_run_summary
+    from makespan.trace import trace
+
+    try:
+        document = read_record(Path(args.record))
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read the run record {args.record}: {error} "
+                         "(`makespan run` writes one)") from None
+    if args.json:
+        print(json.dumps(document, indent=1))
+    else:
+        print_run_summary(document, _console())
+    if args.html:
+        _write_html(args.html, document, args.speedup)
+    if args.trace:
+        _write_text(args.trace, json.dumps(trace(document), separators=(",", ":")))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from makespan.history import History
+    from makespan.render import print_history, print_task_history
+
+    path = Path(args.db)
+    if not path.exists():
+        print(f"No history yet ({path}): every `makespan run` adds to it.")
+        return EXIT_OK
+    with History.open(path) as history:
+        if args.task:
+            print_task_history(args.task, history.results(args.task), _console())
+        else:
+            print_history(history.summaries(), _console())
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    project = _project(args.file, history=args.history)
+    with _about(project):
+        return _bench_project(project, args)
+
+
+def _bench_project(project: _Project, args: argparse.Namespace) -> int:
+    from makespan.bench import bench, speedup_svg
+    from makespan.render import print_bench
+    from makespan.resources import detect
+
+    def resources(workers: int) -> Resources:
+        return detect(workers, project.file.settings.io_workers, project.resources.memory)
+
+    def after_run(graph: TaskGraph, result: RunResult) -> None:
+        if args.history:
+            _remember(graph, result.document, project.file.root)
+
+    result = bench(project.graph, project.durations, resources, args.workers, args.repeat,
+                   project.file.root, args.optimize, after_run)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1))
+    else:
+        print_bench(result, _console())
+    _write_text(args.svg, speedup_svg(result))
+    return EXIT_OK
 
 
 def _split_targets(targets: list[str]) -> tuple[str | None, list[str]]:
     """`[FILE] [TASK ...]`: the first word is the file when it names one."""
-    from pathlib import Path
-
     if targets and (targets[0].endswith(".toml") or Path(targets[0]).is_file()
                     or Path(targets[0]).is_dir()):
         return targets[0], targets[1:]

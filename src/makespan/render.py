@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -14,12 +15,17 @@ from makespan.model import TaskGraph
 from makespan.plan import EFFICIENCY_TARGET, Ordering, Plan
 from makespan.units import format_duration, format_size
 
+if TYPE_CHECKING:
+    from makespan.bench import Bench
+    from makespan.history import Estimates, Result, Summary
+
 MAX_STAGE_ROWS = 20
 MAX_NAMES = 6
 CHART_WIDTH = 24
 
 
-def print_plan(plan: Plan, findings: Sequence[Finding], console: Console) -> None:
+def print_plan(plan: Plan, findings: Sequence[Finding], console: Console,
+               estimates: Estimates | None = None) -> None:
     graph, analysis = plan.graph, plan.analysis
     console.print(
         f"[bold]{len(graph)}[/] tasks, [bold]{graph.edge_count}[/] edges   "
@@ -40,6 +46,8 @@ def print_plan(plan: Plan, findings: Sequence[Finding], console: Console) -> Non
     console.print(_stages_table(plan))
     console.print(_predictions_table(plan))
     _print_notes(plan, console)
+    if estimates is not None:
+        _print_sources(estimates, console)
     if findings:
         counts = ", ".join(f"{f.code}" for f in findings)
         console.print(Text(f"Lint: {len(findings)} findings ({counts}); "
@@ -67,7 +75,7 @@ def _stages_table(plan: Plan) -> Table:
 def _predictions_table(plan: Plan) -> Table:
     table = Table(title="Predicted (simulated schedule, critical path first)",
                   title_justify="left", title_style="bold")
-    for column in ("workers", "makespan", "bound", "speedup", "efficiency"):
+    for column in ("workers", "makespan", "bound", "gap", "speedup", "efficiency"):
         table.add_column(column, justify="right")
     table.add_column("speedup curve")
     best = max(p.speedup for p in plan.predictions)
@@ -79,6 +87,7 @@ def _predictions_table(plan: Plan) -> Table:
             Text(mark + str(p.workers), style="bold" if mark else ""),
             format_duration(p.makespan),
             format_duration(p.lower_bound),
+            f"{p.gap:.1%}",
             f"{p.speedup:.2f}x",
             Text(f"{p.efficiency:.0%}" + (" <70%" if low else ""),
                  style="yellow" if low else "green"),
@@ -103,6 +112,31 @@ def _print_notes(plan: Plan, console: Console) -> None:
         names = _names(plan.graph.names(plan.unestimated))
         console.print(Text(f"{len(plan.unestimated)} tasks have no estimate", style="yellow")
                       + Text(f" (the default is used): {names}"))
+
+
+SOURCE_WORDS = {"history": "learned from history", "file": "from the task file",
+                "default": "the default"}
+
+
+def _print_sources(estimates: Estimates, console: Console) -> None:
+    """Where the estimates came from: learned from past runs, the task file, or the default."""
+    from makespan.history import DATABASE, RECENT
+
+    counts = estimates.counts()
+    durations = ", ".join(f"{n} {SOURCE_WORDS[s]}" for s, n in counts["duration"].items())
+    line = f"Estimates: {durations}"
+    if counts["memory"]:
+        line += "; peak memory: " + ", ".join(f"{n} {SOURCE_WORDS[s]}"
+                                              for s, n in counts["memory"].items())
+    console.print(Text(line + "."))
+    if "history" in counts["duration"]:
+        console.print(Text(f"  learned: the median duration and the largest peak memory of the "
+                           f"last {RECENT} successful runs ({DATABASE}; --no-history ignores it)",
+                           style="dim"))
+        fresh = [t.name for t, s in zip(estimates.graph.tasks, estimates.duration_source,
+                                        strict=True) if s != "history"]
+        if fresh:
+            console.print(Text(f"  not learned yet: {_names(fresh)}", style="dim"))
 
 
 def _names(names: Sequence[str]) -> str:
@@ -183,7 +217,7 @@ def _print_failures(tasks: list[dict[str, Any]], console: Console) -> None:
         if row.get("log"):
             console.print(Text(f"  log: {row['log']}", style="dim"))
             for line in _tail(row["log"]):
-                console.print(Text(f"  | {line}"))
+                console.print(Text(f"  | {line}"), soft_wrap=True)
     if skipped:
         reasons: dict[str, int] = {}
         for row in skipped:
@@ -229,3 +263,67 @@ def print_findings(findings: Sequence[Finding], file: str, console: Console) -> 
     summary = ", ".join(f"{n} {level}{'s' if n != 1 else ''}" for level, n in counts.items())
     console.print(Text(f"{len(findings)} findings: {summary}" if findings else "No findings.",
                        style="bold"))
+
+
+def print_history(summaries: Sequence[Summary], console: Console) -> None:
+    """`makespan history`: each task and command, with what its runs taught."""
+    if not summaries:
+        console.print("No runs recorded yet.")
+        return
+    table = Table(title="History: what the last successful runs taught (median duration, "
+                  "largest peak memory)", title_justify="left", title_style="bold")
+    table.add_column("task", overflow="fold")
+    table.add_column("command", no_wrap=True)
+    for column in ("ok/runs", "duration", "memory", "last run"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for s in summaries:
+        learned = s.learned
+        table.add_row(Text(s.name), s.command[:8], f"{s.ok}/{s.runs}",
+                      format_duration(learned.duration) if learned else "—",
+                      format_size(learned.peak_rss) if learned and learned.peak_rss else "—",
+                      f"{s.last_status} {_when(s.last_at)}")
+    console.print(table)
+
+
+def print_task_history(name: str, results: Sequence[Result], console: Console) -> None:
+    """`makespan history TASK`: every stored run of one task, newest first."""
+    from makespan.display import STATUS_STYLE
+
+    if not results:
+        console.print(Text(f"No history for '{name}'."))
+        return
+    table = Table(title=Text(f"History of {name}"), title_justify="left", title_style="bold")
+    for column in ("run", "command", "outcome"):
+        table.add_column(column, no_wrap=True)
+    for column in ("took", "memory", "attempts"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in results:
+        style = STATUS_STYLE.get(r.status, "")
+        table.add_row(r.run_id, r.command[:8], Text(r.status, style=style),
+                      format_duration(r.duration),
+                      format_size(r.peak_rss) if r.peak_rss else "—", str(r.attempts))
+    console.print(table)
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def print_bench(result: Bench, console: Console) -> None:
+    """`makespan bench`: measured speedup and efficiency next to the predicted ones."""
+    table = Table(title="Speedup = sequential time / parallel time (measured; median wall time)",
+                  title_justify="left", title_style="bold")
+    for column in ("workers", "wall", "speedup", "eff.", "predicted", "pred. speedup",
+                   "pred. eff."):
+        table.add_column(column, justify="right")
+    serial = result.serial
+    table.add_row("serial", format_duration(serial.wall), "1.00x", "",
+                  format_duration(serial.predicted), "1.00x", "")
+    for p in result.points:
+        n = p.workers or 1
+        speedup, predicted = result.speedup(p), result.predicted_speedup(p)
+        low = speedup / n < EFFICIENCY_TARGET
+        table.add_row(str(n), format_duration(p.wall), f"{speedup:.2f}x",
+                      Text(f"{speedup / n:.0%}", style="yellow" if low else "green"),
+                      format_duration(p.predicted), f"{predicted:.2f}x", f"{predicted / n:.0%}")
+    console.print(table)

@@ -199,7 +199,8 @@ def order_for_run(graph: TaskGraph, resources: Resources, durations: Sequence[fl
     schedule = simulate(graph, resources, durations, position)
     budget = min(optimize, RUN_SEARCH_SHARE * schedule.makespan)
     lower = analysis.lower_bound(resources.cpu, resources.io)
-    if budget >= MIN_SEARCH and len(graph) <= MAX_TASKS and schedule.makespan > lower:
+    beatable = schedule.makespan > lower * (1 + 1e-9)  # sums of floats differ by rounding
+    if budget >= MIN_SEARCH and len(graph) <= MAX_TASKS and beatable:
         position = list(improve(graph, resources, durations, budget, lower).position)
         schedule = simulate(graph, resources, durations, position)
     return Ordering(tuple(position), tuple(durations), schedule.makespan, schedule.start,

@@ -481,3 +481,13 @@ def test_no_process_check_sees_a_live_process(project):
         finally:
             child.kill()
     assert alive_after([child.pid], timeout=1) == []
+
+
+def test_a_shell_builtin_without_shell_syntax_still_runs_in_the_shell(project, capsys):
+    tasks(project, """
+        [tasks.leave]
+        run = "exit 4"
+    """)
+    code, _, _ = run(capsys)
+    assert code == 1
+    assert read_run(project)["tasks"]["leave"]["exit_code"] == 4

@@ -12,15 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from makespan.record import Event, RunRecord
 from makespan.units import format_duration
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.progress import Progress
 
 STATUS_STYLE = {"ok": "green", "failed": "red", "timeout": "red", "cancelled": "yellow",
                 "skipped": "dim"}
@@ -50,6 +53,10 @@ class Display:
     def attach(self, record: RunRecord) -> None:
         record.listeners.append(self.on_event)
         if self.console.is_terminal and not self.quiet:
+            # Imported here: quiet runs and runs off a terminal never need them (~8 ms).
+            from rich.live import Live
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                       MofNCompleteColumn(), TextColumn("{task.fields[eta]}"),
                                       console=self.console)

@@ -9,11 +9,20 @@ Order and admission are the scheduler's alone; the engine only adds what needs a
 timeouts, retries with backoff, the grace period between SIGTERM and SIGKILL, memory samples
 (and holding new starts while available memory is under the reserve), and the reaction to a
 failure (fail-fast, or keep-going with dependents skipped) or to Ctrl-C / SIGTERM.
+
+Steps on other threads. Every change to the engine's state happens under the reactor's lock,
+which the loop holds except while it waits. A thread executor's worker that finishes a task
+takes that lock and runs the step itself (`Reactor.run_here`): `_on_done`, then `_after_step`
+asks the scheduler what may start now and launches it, so the next task needs no wake-up of
+the loop. The loop is woken only when a step leaves it something to do: the run may be over, a
+failure stops it, or a new deadline or retry changes when it must next look.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
+import pickle
 import re
 import signal
 import threading
@@ -21,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -36,6 +45,9 @@ from makespan.scheduler import Scheduler, Start
 ExecutorFactory = Callable[[Reactor, OnDone], Executor]
 
 MAX_BACKOFF = 30.0
+_NO_INPUTS: dict[str, Any] = {}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\[\]-]")
+"""Characters a log file name does not keep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +103,10 @@ class Engine:
         self.record = record
         self.options = options
         self.reactor = Reactor()
+        self.reactor.after_step = self._after_step
         self.executor = make_executor(self.reactor, self._on_done)
         self._logs = logs
-        self._log_names = _LogNames(graph)
+        self._log_names = _LogNames(graph, logs)
         self._running: dict[int, _Attempt] = {}
         self._state = _State()
         self.values: dict[str, Any] = {}
@@ -102,6 +115,10 @@ class Engine:
         """How each failed Python task failed, by task name."""
         self._t0 = time.monotonic()
         self._next_sample = 0.0
+        self._look = False
+        """A step off the loop's thread changed when the loop must next look (see run_here)."""
+        self.admit: Callable[[Task], bool] | None = None
+        """Asked just before a task starts; False drops it (a future cancelled meanwhile)."""
 
     accepting = False
     """While True the run does not end when the graph is done: `add` may bring more tasks."""
@@ -109,9 +126,13 @@ class Engine:
     def add(self, task: Task, duration: float) -> int:
         """Append an independent task to an open graph (the futures Executor); its id."""
         v = append_task(self.graph, task)
+        try:
+            self.scheduler.add(v, duration)  # InputError if it can never fit the budget
+        except BaseException:
+            _drop_last_task(self.graph)
+            raise
         self.record.task_names.append(task.name)
         self._log_names.add(task.name)
-        self.scheduler.add(v, duration)
         return v
 
     def withdraw(self, v: int) -> None:
@@ -136,16 +157,20 @@ class Engine:
         in_main = threading.current_thread() is threading.main_thread()
         restore = self.reactor.catch_signals((signal.SIGINT, signal.SIGTERM)) if in_main else None
         self._t0 = time.monotonic()
+        self.reactor.lock.acquire()
         try:
             self._loop()
         finally:
-            self.executor.close()
-            if restore is not None:
-                restore()
-            self.reactor.close()
-            self._abandon_running()
-            self._skip_unstarted()
-            self.record.add("ended", self.now())
+            try:
+                self.executor.close()
+                if restore is not None:
+                    restore()
+                self.reactor.close()
+                self._abandon_running()
+                self._skip_unstarted()
+                self.record.add("ended", self.now())
+            finally:
+                self.reactor.lock.release()
 
     # ------------------------------------------------------------------ the loop
 
@@ -164,21 +189,54 @@ class Engine:
                 return
             self.reactor.wait(self._timeout(now))
 
+    def _after_step(self) -> None:
+        """The rest of a step taken on another thread: start what the scheduler now allows;
+        wake the loop if the run may be over or its timers changed."""
+        state = self._state
+        if state.stopping is None and state.paused_since is None and not self.reactor.signals:
+            now = time.monotonic() - self._t0
+            for start in self.scheduler.start(now):
+                self._launch(start, 1, now)
+        if self._look or not self._running:
+            self._look = False
+            self.reactor.wake()
+
     def _launch(self, start: Start, attempt: int, now: float) -> None:
-        task = self.graph.tasks[start.task]
-        log = self._logs / self._log_names[start.task]
-        deadline = now + task.timeout if task.timeout is not None else None
-        self._running[start.task] = _Attempt(start, attempt, now, deadline)
+        v = start.task
+        task = self.graph.tasks[v]
+        if self.admit is not None and not self.admit(task):
+            self.scheduler.fail(v)
+            self.record.add("skipped", now, task.name, reason="cancelled before it started")
+            return
+        log = self._log_names.path(v)
+        deadline = None
+        if task.timeout is not None:
+            deadline = now + task.timeout
+            self._look = True
+        self._running[v] = _Attempt(start, attempt, now, deadline)
         self.record.add("started", now, task.name, attempt=attempt,
-                        slot=f"{start.pool}-{start.slot}", log=str(log))
-        inputs = {ref: self.values[ref] for ref in task.run.refs} if isinstance(
-            task.run, Call) else {}
-        self.executor.start(Job(start.task, task, attempt, log, start.slot, inputs))
+                        slot=f"{start.pool}-{start.slot}", log=log)
+        run = task.run
+        inputs = {ref: self.values[ref] for ref in run.refs} if task.deps and isinstance(
+            run, Call) and (run.args or run.kwargs) else _NO_INPUTS
+        try:
+            self.executor.start(Job(v, task, attempt, log, start.slot, inputs))
+        except Exception as error:  # an executor that cannot take a task fails it, not the run
+            self._on_done(v, _not_started(task.name, error))
 
     def _on_done(self, v: int, outcome: Outcome) -> None:
-        now = self.now()
+        now = time.monotonic() - self._t0
         attempt = self._running.pop(v)
         task = self.graph.tasks[v]
+        if attempt.ending is None and outcome.error is None and not outcome.exit_code:
+            # The common case, kept short: it ran and it succeeded.
+            self.values[task.name] = outcome.value  # before the event, whose readers want it
+            self.record.add("finished", now, task.name, status="ok",
+                            exit_code=outcome.exit_code,
+                            peak_rss=max(attempt.peak_rss, outcome.peak_rss or 0) or None,
+                            reason=None)
+            self.scheduler.finish(v)
+            return
         # A task the engine stopped ends as the engine decided, even if it exited 0 on SIGTERM.
         status: Status = attempt.ending or ("ok" if outcome.ok else "failed")
         peak = max(attempt.peak_rss, outcome.peak_rss or 0) or None
@@ -191,12 +249,19 @@ class Engine:
                             exit_code=outcome.exit_code, delay=delay)
             self._running[v] = attempt  # keeps its slots through the backoff
             heapq.heappush(state.retries, (now + delay, v, attempt.attempt + 1))
+            self._look = True
             return
         if outcome.failure is not None:
             self.failures[task.name] = outcome.failure
-        if status == "ok" and isinstance(task.run, Call):
+        if status == "ok":
             self.values[task.name] = outcome.value  # before the event, whose readers want it
-        reason = outcome.error or _reason(status, attempt, outcome)
+        # A task the engine stopped is explained by why it was stopped, not by how it died.
+        if attempt.ending == "cancelled":
+            reason: str | None = f"stopped: {state.stopping or 'cancelled'}"
+        elif attempt.ending == "timeout":
+            reason = "timed out"
+        else:
+            reason = outcome.error or _reason(status, attempt, outcome)
         self.record.add("finished", now, task.name, status=status, exit_code=outcome.exit_code,
                         peak_rss=peak, reason=reason)
         if status == "ok":
@@ -216,7 +281,8 @@ class Engine:
 
     def _clock_work(self, now: float) -> None:
         """Timeouts, kills after the grace period, retries due, and memory samples."""
-        for v, attempt in self._running.items():
+        # A list: stopping a thread reports its end at once, which leaves `_running`.
+        for v, attempt in list(self._running.items()):
             if attempt.deadline is not None and now >= attempt.deadline and not attempt.ending:
                 attempt.ending = "timeout"
                 self._terminate(v, attempt, now)
@@ -279,14 +345,16 @@ class Engine:
         """No new task starts; every running one gets SIGTERM, then SIGKILL after the grace."""
         if self._state.stopping is None:
             self._state.stopping = why
-        for v, attempt in self._running.items():
+        self._look = True
+        for v, attempt in list(self._running.items()):
             if not attempt.ending:
                 attempt.ending = "cancelled"
                 self._terminate(v, attempt, now)
 
     def _terminate(self, v: int, attempt: _Attempt, now: float) -> None:
-        self.executor.stop(v, force=False)
         attempt.kill_at = now + self.options.grace
+        self._look = True
+        self.executor.stop(v, force=False)
 
     def _on_signal(self, now: float) -> bool:
         """React to Ctrl-C / SIGTERM; True when the loop must end at once (a second one)."""
@@ -328,6 +396,34 @@ def _reason(status: Status, attempt: _Attempt, outcome: Outcome) -> str | None:
     return None
 
 
+def _drop_last_task(graph: TaskGraph) -> None:
+    """Undo `append_task` on an open graph (the task was refused)."""
+    tasks = cast(list[Task], graph.tasks)
+    task = tasks.pop()
+    del cast(dict[str, int], graph.index)[task.name]
+    for column in (graph.preds, graph.succs, graph.order):
+        cast(list[Any], column).pop()
+
+
+def _not_started(name: str, error: Exception) -> Outcome:
+    """The outcome of a task its executor refused (say, on a Dask cluster, an argument that
+    cannot be pickled): the deepest cause, which is the one that explains it."""
+    from makespan.executors.calling import failed
+
+    cause: BaseException = error
+    for _ in range(20):  # a chain, not a cycle, but bounded all the same
+        deeper = cause.__cause__ or cause.__context__
+        if deeper is None:
+            break
+        cause = deeper
+    if isinstance(cause, TypeError | pickle.PicklingError):
+        why: Exception = TypeError(f"cannot ship task '{name}' to its executor: {cause}")
+    else:
+        why = RuntimeError(f"the executor could not start task '{name}': "
+                           f"{type(cause).__name__}: {cause}")
+    return failed(name, why)
+
+
 def _verb(status: Status) -> str:
     return "timed out" if status == "timeout" else "failed"
 
@@ -335,14 +431,20 @@ def _verb(status: Status) -> str:
 class _LogNames:
     """A file name per task: the task name made safe for a path, unique within the run."""
 
-    def __init__(self, graph: TaskGraph) -> None:
+    def __init__(self, graph: TaskGraph, logs: Path) -> None:
         self._names: list[str] = []
         self._used: set[str] = set()
+        self._prefix = f"{logs}{os.sep}"
         for task in graph.tasks:
             self.add(task.name)
 
+    def path(self, task: int) -> str:
+        """The log's path (a string: joining `Path`s costs more than the rest of a start)."""
+        return self._prefix + self._names[task]
+
     def add(self, task: str) -> None:
-        name = re.sub(r"[^A-Za-z0-9._\[\]-]", "_", task)[:200] or "task"
+        name = _UNSAFE.sub("_", task)[:200] if _UNSAFE.search(task) or len(task) > 200 else task
+        name = name or "task"
         if name in self._used or name.startswith("."):
             name = f"{name}-{len(self._names)}"
         self._used.add(name)

@@ -21,8 +21,8 @@ string or list is a shell command, as in a task file.
 from __future__ import annotations
 
 import functools
+import math
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -76,6 +76,7 @@ class Graph:
     def __init__(self) -> None:
         self._tasks: list[Task] = []
         self._names: set[str] = set()
+        self._suffix: dict[str, int] = {}
         self.last_results: Results | None = None
 
     def task(self, fn: Callable[P, R] | None = None, **options: Any) -> Any:
@@ -108,29 +109,65 @@ class Graph:
         Handles among the arguments (also inside lists, tuples and dicts) are replaced by
         those tasks' results and become dependencies; `deps` adds order-only dependencies.
         """
-        name = self._unique(name or _default_name(fn))
+        if name is None:
+            name = self._fresh(_default_name(fn))
+        elif name in self._names:
+            raise InputError("duplicate task name: each task added needs its own",
+                             task=name, field="name")
+        found: list[str] = []
         if isinstance(fn, str):
             run: str | tuple[str, ...] | Call = fn
         elif callable(fn):
-            run = Call(fn, tuple(_to_refs(args)), {k: _to_refs(v) for k, v in kwargs.items()})
-        else:
+            run = Call(fn, _to_refs(args, self, found, name) if args else (),
+                       {k: _to_refs(v, self, found, name) for k, v in kwargs.items()})
+        elif isinstance(fn, Sequence) and all(isinstance(a, str) for a in fn):
             run = tuple(fn)
-        refs = run.refs if isinstance(run, Call) else []
+        else:
+            raise InputError(f"{fn!r} is neither a callable nor a command (a string or a list "
+                             "of strings)", task=name, field="run")
+        for handle in deps:
+            found.append(handle.name if type(handle) is Handle and handle._graph is self
+                         else self._own(handle, name, "deps"))
+        if len(found) < 2:
+            needs = tuple(found)
+        elif len(found) == 2:  # the common case, without a dict
+            needs = tuple(found) if found[0] != found[1] else (found[0],)
+        else:
+            needs = tuple(dict.fromkeys(found))
         task = Task(
-            name=name,
-            run=run,
-            deps=tuple(dict.fromkeys([*refs, *(_handle_name(h, name) for h in deps)])),
-            kind=kind,
-            slots=slots,
-            memory=parse_option(name, "memory", memory, parse_size),
-            estimate=parse_option(name, "estimate", estimate, parse_duration),
-            timeout=parse_option(name, "timeout", timeout, parse_duration),
+            name, run, needs, kind, slots,
+            memory=None if memory is None else parse_option(name, "memory", memory, parse_size),
+            estimate=None if estimate is None else parse_option(name, "estimate", estimate,
+                                                                parse_duration),
+            timeout=None if timeout is None else parse_option(name, "timeout", timeout,
+                                                              parse_duration),
             retries=retries,
-            locks=tuple(locks),
+            locks=tuple(locks) if locks else (),
         )
         self._tasks.append(task)
         self._names.add(name)
         return Handle(self, name)
+
+    def _own(self, handle: Any, task: str, field: str) -> str:
+        """The name of `handle`, a task of this graph (InputError otherwise)."""
+        if not isinstance(handle, Handle):
+            raise InputError(f"expected handles returned by add(), got {handle!r}",
+                             task=task, field=field)
+        if handle._graph is not self:
+            raise InputError(f"{handle!r} is a task of another graph", task=task, field=field)
+        return handle.name
+
+    def _fresh(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`, ... : the first that is not taken."""
+        if base not in self._names:
+            return base
+        n = self._suffix.get(base, 1)
+        while True:
+            n += 1
+            name = f"{base}-{n}"
+            if name not in self._names:
+                self._suffix[base] = n
+                return name
 
     def build(self) -> TaskGraph:
         """The validated graph (raises InputError naming the task and field)."""
@@ -157,7 +194,7 @@ class Graph:
         """
         from makespan.local import run_local
 
-        _refuse_nested()
+        refuse_nested()
         graph = self.build()
         budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
         result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
@@ -168,16 +205,8 @@ class Graph:
         if result.document["status"] == "interrupted":
             raise KeyboardInterrupt
         if not keep_going and results.failures:
-            raise next(iter(results.failures.values()))
+            raise results.first_failure()
         return results
-
-    def _unique(self, name: str) -> str:
-        if name not in self._names:
-            return name
-        n = 2
-        while f"{name}-{n}" in self._names:
-            n += 1
-        return f"{name}-{n}"
 
 
 class Results(Mapping[Any, Any]):
@@ -192,6 +221,15 @@ class Results(Mapping[Any, Any]):
             if row["status"] not in ("ok", None):
                 self.failures[row["name"]] = task_failures.get(row["name"]) or TaskFailed(
                     row["name"], row["status"].capitalize(), row["reason"] or row["status"], "")
+
+    def first_failure(self) -> TaskFailed:
+        """The failure that stopped the run: the first task to fail or time out by itself
+        (not one cancelled or skipped because of it)."""
+        own = [row for row in self.record["tasks"] if row["status"] in ("failed", "timeout")]
+        if own:
+            first = min(own, key=lambda row: row["end"] if row["end"] is not None else math.inf)
+            return self.failures[first["name"]]
+        return next(iter(self.failures.values()))
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -217,39 +255,53 @@ class Results(Mapping[Any, Any]):
         return len(self._values)
 
 
-def _refuse_nested() -> None:
+def refuse_nested(what: str = "graph.run()") -> None:
     """Inside a task, a nested run would start its own workers beside the run's: refuse."""
+    from makespan.executors.calling import inside_task
     from makespan.executors.processes import WORKER_ENV
 
-    inside = os.environ.get(WORKER_ENV) or threading.current_thread().name.startswith(
-        "makespan-io")
-    if inside:
+    # In a worker process the variable holds the running task's name ("1" between tasks).
+    worker = os.environ.get(WORKER_ENV)
+    task = inside_task() or (worker if worker not in (None, "", "1") else None)
+    if task is not None or worker:
+        where = f"task '{task}'" if task is not None else "a makespan task"
         raise MakespanError(
-            "graph.run() was called inside a makespan task: a nested run would start workers "
-            "beyond the CPU budget. Run the inner work directly (serially) in the task, or "
-            "add its tasks to the outer graph instead.")
+            f"{what} was called inside {where}: a nested run would start workers beyond the "
+            "CPU budget. Run the inner work directly (serially) in the task, or add its tasks "
+            "to the outer graph instead.")
 
 
-def _to_refs(value: Any) -> Any:
-    if isinstance(value, Handle):
+_NESTED = (Handle, list, tuple, dict)
+
+
+def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
+    """`value` with each Handle replaced by a Ref to its task, whose name joins `found`.
+
+    A list or tuple holding no handle and no container is returned as it is, found by the
+    set of its items' types (fast in C): a chunk of a million numbers costs no Python loop.
+    """
+    kind = type(value)
+    if kind is Handle:
+        found.append(graph._own(value, task, "args"))
         return Ref(value.name)
-    if isinstance(value, list):
-        return [_to_refs(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_to_refs(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_refs(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        if not any(issubclass(t, _NESTED) for t in set(map(type, value))):
+            return value
+        if kind is tuple:
+            return tuple([_to_refs(v, graph, found, task) for v in value])
+        return [_to_refs(v, graph, found, task) for v in value]
+    if kind is dict:
+        return {k: _to_refs(v, graph, found, task) for k, v in value.items()}
+    if isinstance(value, Handle):  # a subclass
+        found.append(graph._own(value, task, "args"))
+        return Ref(value.name)
     return value
 
 
-def _handle_name(handle: Any, task: str) -> str:
-    if not isinstance(handle, Handle):
-        raise InputError(f"deps must be handles returned by add(), got {handle!r}",
-                         task=task, field="deps")
-    return handle.name
-
-
 def _default_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", None)
+    if isinstance(name, str):
+        return name
     if isinstance(fn, str):
         return fn.split()[0] if fn.split() else "command"
     if callable(fn):

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from makespan import sizing
 from makespan.api import Graph, Handle
+from makespan.errors import InputError
 from makespan.model import Kind
 from makespan.resources import usable_cores
 
@@ -54,6 +55,8 @@ def pipeline(items: Iterable[Any], *stages: Callable[[Any], Any] | Stage, chunk:
     """Pass each item through every stage in turn; stage k+1 starts on the first chunk while
     stage k still works on later ones. Results of the last stage, in input order."""
     items = list(items)
+    if not stages:
+        raise InputError("a pipeline needs at least one stage", field="stages")
     steps = [s if isinstance(s, Stage) else Stage(s) for s in stages]
     first = steps[0]
     chunking = _chunking(first.fn, items, chunk, first.kind, workers)
@@ -164,6 +167,6 @@ def _file_chunking(mapper: Callable[[Iterator[str]], Any], path: str, chunk: Chu
 
 
 def _fixed(chunk: Chunk) -> int:
-    if isinstance(chunk, int) and chunk > 0:
+    if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0:
         return chunk
-    raise ValueError(f"chunk must be 'auto' or a positive number, got {chunk!r}")
+    raise InputError(f"must be 'auto' or a positive number, got {chunk!r}", field="chunk")

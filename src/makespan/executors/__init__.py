@@ -7,29 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from makespan.model import Task
+from makespan.model import Call, Task
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Job:
-    """One attempt at one task."""
+    """One attempt at one task (not frozen: one is made per start, and frozen init costs)."""
 
     id: int
     task: Task
     attempt: int
-    log: Path
+    log: str
+    """Where the task's output goes (a path)."""
     slot: int = 0
     """The first slot of the task's pool it was given (process executors pin a worker to it)."""
     inputs: Mapping[str, Any] = field(default_factory=dict)
     """Results of the tasks a `Call` refers to, by task name."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """How an attempt ended: an exit code for commands, a value or an error for callables."""
+    """How an attempt ended: an exit code for commands, a value or an error for callables.
+
+    Treated as immutable, but not frozen: one is made per task, and a frozen one costs three
+    times as much to make."""
 
     exit_code: int | None = None
     error: str | None = None
@@ -72,7 +75,10 @@ class Router:
         self._by_task: dict[int, Executor] = {}
 
     def start(self, job: Job) -> None:
-        executor = self._route(job.task)
+        task = job.task
+        executor = self._routes[task.kind if isinstance(task.run, Call) else "command"]
+        if executor is None:
+            executor = self._route(task)  # raises, naming what is missing
         self._by_task[job.id] = executor
         executor.start(job)
 
@@ -88,8 +94,6 @@ class Router:
             executor.close()
 
     def _route(self, task: Task) -> Executor:
-        from makespan.model import Call
-
         key = task.kind if isinstance(task.run, Call) else "command"
         executor = self._routes[key]
         if executor is None:

@@ -1,14 +1,21 @@
 """Running CPU-bound Python callables in persistent worker processes.
 
-    engine --start(job)--> cloudpickle (fn, args, results of deps) --pipe--> worker[slot]
-    engine <--on_done----- Reactor (pipe readable) <--pickled Outcome------- worker runs fn
+    engine --start(job)--> cloudpickle (name, fn, args with the results of deps, log)
+                             --pipe--> worker[slot] (executors/_worker.py) runs fn
+    engine <--on_done----- Reactor (pipe readable) <--pickled ("ok", value) | ("error", ...)
 
-One worker per CPU slot, started when first needed and kept for the whole run, so a task pays a
-pipe round trip, not a process start. A worker is a fresh interpreter running this module (like
-`spawn`, but without re-importing the caller's `__main__`, so scripts need no
-`if __name__ == "__main__"` guard); functions from `__main__` travel by value. `cloudpickle`
-ships lambdas and closures; an argument that cannot be shipped fails its task with a clear
-message before anything is sent.
+One worker per CPU slot, kept for the whole run, so a task pays a pipe round trip, not a process
+start. Workers start when first needed, or all at once when the executor is made (`prestart`,
+for a graph known to need them): their start-up then overlaps. A task given to a worker that
+has not yet said it is ready waits in the engine and is sent on the worker's "ready" message,
+so the engine never blocks on a pipe nobody reads yet.
+
+A worker is a fresh interpreter running `_worker.py` by its path (like `spawn`, but without
+re-importing the caller's `__main__`, so scripts need no `if __name__ == "__main__"` guard, and
+without importing makespan: the standard library only, so it starts fast and small); functions
+from `__main__` travel by value. `cloudpickle` ships lambdas and closures; an argument that
+cannot be shipped fails its task with a clear message before anything is sent. The results of
+dependencies are put in place here, before shipping, so the worker needs no makespan types.
 Each worker reports its own resident memory once it is ready: that is the guide's "Base" per
 process. A worker that dies (os._exit, a segfault, the engine stopping its task) fails only the
 task it was running and is replaced on the next start.
@@ -23,19 +30,25 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
 import psutil
 
+from makespan.errors import TaskFailed
 from makespan.executors import Job, OnDone, Outcome
-from makespan.executors.calling import failed, invoke
+from makespan.executors._worker import WORKER_ENV
+from makespan.executors.calling import failed
+from makespan.model import Call, resolve_refs
 from makespan.reactor import Reactor
 
-WORKER_ENV = "MAKESPAN_WORKER"
-"""Set in worker processes, so a nested use of the API can tell it runs inside a task."""
+__all__ = ["WORKER_ENV", "ProcessExecutor"]
+
+_WORKER = str(Path(__file__).with_name("_worker.py"))
 
 
 @dataclass(slots=True)
@@ -43,22 +56,33 @@ class _Worker:
     process: subprocess.Popen[bytes]
     conn: Connection
     job: Job | None = None
+    ready: bool = False
+    pending: bytes | None = None
+    """The job's message, until the worker is ready for it."""
 
 
 class ProcessExecutor:
-    def __init__(self, reactor: Reactor, on_done: OnDone, workers: int) -> None:
+    def __init__(self, reactor: Reactor, on_done: OnDone, workers: int,
+                 prestart: int = 0, on_base_rss: Callable[[int], None] | None = None) -> None:
         self._reactor = reactor
         self._on_done = on_done
         self._size = workers
         self._workers: dict[int, _Worker] = {}
+        self._on_base_rss = on_base_rss
 
         self.base_rss: int | None = None
         """The largest resident memory of a worker when idle, once one has reported it."""
+        for slot in range(min(prestart, workers)):
+            self._worker(slot)
 
     def start(self, job: Job) -> None:
         run = job.task.run
+        assert isinstance(run, Call)
         try:
-            message = _pickle((job.task.name, run, dict(job.inputs), str(job.log)))
+            args, kwargs = run.args, dict(run.kwargs)
+            if job.inputs:
+                args, kwargs = resolve_refs(args, job.inputs), resolve_refs(kwargs, job.inputs)
+            message = _pickle((job.task.name, run.fn, args, kwargs, job.log))
         except Exception as error:
             outcome = failed(job.task.name, TypeError(
                 f"cannot ship task '{job.task.name}' to a worker process: {error}"))
@@ -66,7 +90,10 @@ class ProcessExecutor:
             return
         worker = self._worker(job.slot % self._size)
         worker.job = job
-        worker.conn.send_bytes(message)
+        if worker.ready:
+            worker.conn.send_bytes(message)
+        else:
+            worker.pending = message
 
     def stop(self, task: int, force: bool) -> None:
         for worker in self._workers.values():
@@ -82,10 +109,12 @@ class ProcessExecutor:
         return None
 
     def close(self) -> None:
-        for slot in list(self._workers):
-            worker = self._workers.pop(slot)
+        workers = list(self._workers.values())
+        self._workers.clear()
+        for worker in workers:  # all see EOF and exit together
             self._reactor.unwatch(worker.conn.fileno())
-            worker.conn.close()  # the worker reads EOF and exits
+            worker.conn.close()
+        for worker in workers:
             try:
                 worker.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
@@ -97,7 +126,7 @@ class ProcessExecutor:
         if worker is None:
             ours, theirs = socket.socketpair()
             process = subprocess.Popen(
-                [sys.executable, "-m", "makespan.executors.processes", str(theirs.fileno())],
+                [sys.executable, _WORKER, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                 env={**os.environ, WORKER_ENV: "1"},
             )
@@ -112,16 +141,36 @@ class ProcessExecutor:
     def _receive(self, slot: int) -> None:
         worker = self._workers[slot]
         try:
-            message = pickle.loads(worker.conn.recv_bytes())
+            data = worker.conn.recv_bytes()
         except (EOFError, OSError):
             self._died(slot, worker)
             return
+        try:
+            message = pickle.loads(data)
+        except Exception as error:  # say, the result's class cannot be imported here
+            message = ("error", (type(error).__qualname__,
+                                 f"the result cannot be loaded by the engine: {error}", "", None))
         if message[0] == "ready":
             self.base_rss = max(self.base_rss or 0, message[1])
+            if self._on_base_rss is not None:
+                self._on_base_rss(message[1])
+            worker.ready = True
+            if worker.pending is not None:
+                pending, worker.pending = worker.pending, None
+                worker.conn.send_bytes(pending)
             return
         job, worker.job = worker.job, None
         assert job is not None
-        self._on_done(job.id, message[1])
+        if message[0] == "ok":
+            self._on_done(job.id, Outcome(value=message[1]))
+            return
+        kind, text, trace, original = message[1]
+        raised: BaseException | None = None
+        if original is not None:
+            with contextlib.suppress(Exception):
+                raised = pickle.loads(original)
+        failure = TaskFailed(job.task.name, kind, text, trace, raised)
+        self._on_done(job.id, Outcome(error=f"{kind}: {text}", failure=failure))
 
     def _died(self, slot: int, worker: _Worker) -> None:
         self._reactor.unwatch(worker.conn.fileno())
@@ -135,64 +184,5 @@ class ProcessExecutor:
                 exit_code=code, error=f"the worker process died ({how}) while running it"))
 
 
-# ---------------------------------------------------------------------------- in the worker
-
-
-def serve(conn: Connection) -> None:
-    """A worker's life: take the caller's import path, report readiness, run tasks until EOF."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
-    sys.path[:] = pickle.loads(conn.recv_bytes())
-    conn.send_bytes(pickle.dumps(("ready", psutil.Process().memory_info().rss)))
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return
-        name, run, inputs, log = pickle.loads(data)
-        with _output_to(log):
-            outcome = invoke(name, run, inputs)
-        conn.send_bytes(_dumps_outcome(name, outcome))
-
-
 def _pickle(value: Any) -> bytes:
-    return bytes(cloudpickle.dumps(value))
-
-
-def _dumps_outcome(name: str, outcome: Outcome) -> bytes:
-    """The outcome, pickled; what cannot travel back is replaced by an explanation."""
-    try:
-        return _pickle(("done", outcome))
-    except Exception as error:
-        if outcome.failure is not None:
-            outcome.failure.original = None
-            return _pickle(("done", outcome))
-        return _pickle(("done", failed(name, TypeError(
-            f"the result of '{name}' cannot be sent back from the worker: {error}"))))
-
-
-class _output_to:
-    """Send the worker's stdout and stderr to a task's log while the task runs."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._saved: list[int] = []
-
-    def __enter__(self) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        log = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._saved = [os.dup(1), os.dup(2)]
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-
-    def __exit__(self, *_: Any) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, saved in zip((1, 2), self._saved, strict=True):
-            os.dup2(saved, fd)
-            os.close(saved)
-
-
-if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])))
+    return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

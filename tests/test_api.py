@@ -1,0 +1,297 @@
+"""The graph builder: decorators and `add`, handles, dependencies, results passed along, names,
+and bad input reported as one InputError naming the task and the field (before anything runs).
+
+Tasks here are `io` (threads) unless a test is about worker processes: the behaviour of each
+executor is the contract suite's business (tests/test_executors_contract.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import makespan
+from makespan import Graph, Handle, InputError, MakespanError, Results, TaskFailed
+
+METRICS = {"work", "span", "speedup", "efficiency", "utilization", "critical_path"}
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def total(*parts: int, start: int = 0) -> int:
+    return start + sum(parts)
+
+
+def shape(value: Any) -> Any:
+    return value
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def test_decorated_functions_add_tasks_and_return_handles(tmp_path: Path) -> None:
+    graph = Graph()
+
+    @graph.task(kind="io", estimate="2s")
+    def fetch(n: int) -> int:
+        return n + 1
+
+    @graph.task
+    def combine(a: int, b: int) -> int:
+        return a * b
+
+    one, two = fetch(1), fetch(2)
+    product = combine(one, two)
+    assert isinstance(product, Handle)
+    assert (one.name, two.name, product.name) == ("fetch", "fetch-2", "combine")
+    assert fetch.__name__ == "fetch"  # the decorator keeps the function's identity
+    tasks = {t.name: t for t in graph.build().tasks}
+    assert tasks["fetch"].kind == "io" and tasks["fetch"].estimate == 2.0
+    assert tasks["combine"].kind == "cpu" and tasks["combine"].deps == ("fetch", "fetch-2")
+    results = graph.run(workers=2, root=tmp_path)
+    assert results[product] == 6
+    assert product.result() == 6
+
+
+def test_handles_inside_arguments_become_dependencies_and_values(tmp_path: Path) -> None:
+    graph = Graph()
+    a = graph.add(double, 1, kind="io")
+    b = graph.add(double, 2, kind="io")
+    c = graph.add(shape, {"list": [a, (b, 7)], "plain": 3}, kind="io")
+    d = graph.add(total, a, b, start=c.name and 0, kind="io")
+    e = graph.add(total, 1, start=a, kind="io")
+    built = {t.name: t for t in graph.build().tasks}
+    assert built["shape"].deps == ("double", "double-2")
+    assert built["total-2"].deps == ("double",)
+    results = graph.run(root=tmp_path)
+    assert results[c] == {"list": [2, (4, 7)], "plain": 3}
+    assert (results[d], results[e]) == (6, 3)
+
+
+def test_deps_order_without_passing_a_value(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+
+    def mark(text: str) -> None:
+        with marks.open("a") as f:
+            f.write(text)
+
+    graph = Graph()
+    first = graph.add(mark, "1", kind="io", estimate="1s")
+    graph.add(mark, "2", kind="io", deps=[first], estimate="1s")
+    graph.add(mark, "3", kind="io", estimate="0.1s")  # no deps: only its low priority orders it
+    graph.run(workers=1, io_workers=1, root=tmp_path)
+    assert marks.read_text() == "123"
+
+
+def test_a_task_depending_twice_on_one_handle_has_one_edge() -> None:
+    graph = Graph()
+    a = graph.add(double, 1, kind="io")
+    b = graph.add(total, a, a, kind="io", deps=[a])
+    assert graph.build().tasks[1].deps == ("double",)
+    assert b.name == "total"
+
+
+def test_a_command_is_a_task_like_any_other(tmp_path: Path) -> None:
+    graph = Graph()
+    made = graph.add("printf hi > out.txt", name="make")
+    listed = graph.add(["cat", "out.txt"], deps=[made])
+    after = graph.add(shape, made, kind="io")  # a command's value is None
+    results = graph.run(root=tmp_path)
+    assert (tmp_path / "out.txt").read_text() == "hi"
+    assert listed.name == "cat"
+    assert (results[made], results[listed], results[after]) == (None, None, None)
+
+
+# ---------------------------------------------------------------------------- names
+
+
+def test_default_names_are_unique_and_explicit_ones_are_kept() -> None:
+    graph = Graph()
+    names = [graph.add(double, n, kind="io").name for n in range(3)]
+    assert names == ["double", "double-2", "double-3"]
+    assert graph.add(double, 0, name="double-5", kind="io").name == "double-5"
+    assert graph.add(double, 0, kind="io").name == "double-4"
+    assert graph.add(double, 0, kind="io").name == "double-6"  # double-5 is taken
+    assert graph.add(lambda: 1, kind="io").name == "<lambda>"
+    assert graph.add("make -j4 all").name == "make"
+
+
+def test_a_duplicate_explicit_name_is_an_input_error() -> None:
+    graph = Graph()
+    graph.add(double, 1, name="x", kind="io")
+    with pytest.raises(InputError) as caught:
+        graph.add(double, 2, name="x", kind="io")
+    assert (caught.value.task, caught.value.field) == ("x", "name")
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(("options", "field", "words"), [
+    ({"memory": "lots"}, "memory", "lots"),
+    ({"estimate": "soon"}, "estimate", "soon"),
+    ({"timeout": "-3s"}, "timeout", ""),
+    ({"kind": "gpu"}, "kind", "unknown kind 'gpu'"),
+    ({"slots": 0}, "slots", "at least 1"),
+    ({"retries": -1}, "retries", ">= 0"),
+])
+def test_bad_options_name_the_task_and_the_field(options: dict[str, Any], field: str,
+                                                  words: str, tmp_path: Path) -> None:
+    graph = Graph()
+    with pytest.raises(InputError) as caught:  # from add() or, at the latest, from run()
+        graph.add(double, 1, name="job", **options)
+        graph.run(root=tmp_path)
+    assert (caught.value.task, caught.value.field) == ("job", field)
+    assert words in str(caught.value)
+    assert str(caught.value).startswith("task 'job': field '")
+    assert not (tmp_path / ".makespan").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("bad", ["double", 42, object()])
+def test_deps_must_be_handles(bad: Any) -> None:
+    graph = Graph()
+    with pytest.raises(InputError) as caught:
+        graph.add(double, 1, name="job", deps=[bad], kind="io")
+    assert (caught.value.task, caught.value.field) == ("job", "deps")
+
+
+def test_a_handle_of_another_graph_is_refused_in_deps_and_arguments() -> None:
+    other = Graph()
+    foreign = other.add(double, 1, kind="io")
+    graph = Graph()
+    graph.add(double, 5, kind="io")  # same name as the foreign task: must not be confused
+    with pytest.raises(InputError, match="another graph") as caught:
+        graph.add(total, 1, name="a", deps=[foreign], kind="io")
+    assert caught.value.field == "deps"
+    with pytest.raises(InputError, match="another graph") as caught:
+        graph.add(total, [foreign], name="b", kind="io")
+    assert (caught.value.task, caught.value.field) == ("b", "args")
+
+
+@pytest.mark.parametrize("run", [42, ["echo", 3], [], None])
+def test_something_neither_callable_nor_command_is_refused(run: Any) -> None:
+    graph = Graph()
+    with pytest.raises(InputError) as caught:
+        graph.add(run, name="job")
+        graph.build()
+    assert (caught.value.task, caught.value.field) == ("job", "run")
+
+
+def test_an_empty_command_is_refused_at_build() -> None:
+    graph = Graph()
+    graph.add("   ", name="blank")
+    with pytest.raises(InputError) as caught:
+        graph.build()
+    assert (caught.value.task, caught.value.field) == ("blank", "run")
+
+
+def test_a_task_bigger_than_the_memory_budget_is_refused_before_running(
+        tmp_path: Path) -> None:
+    graph = Graph()
+    graph.add(double, 1, name="huge", memory="2GB", kind="io")
+    with pytest.raises(InputError) as caught:
+        graph.run(memory="1GB", root=tmp_path)
+    assert (caught.value.task, caught.value.field) == ("huge", "memory")
+
+
+def test_a_bad_run_budget_is_an_input_error(tmp_path: Path) -> None:
+    graph = Graph()
+    graph.add(double, 1, kind="io")
+    with pytest.raises(InputError) as caught:
+        graph.run(memory="a lot", root=tmp_path)
+    assert caught.value.field == "memory"
+
+
+# ---------------------------------------------------------------------------- results and record
+
+
+def test_results_give_values_by_handle_or_name_and_the_record(tmp_path: Path) -> None:
+    graph = Graph()
+    a = graph.add(double, 4, kind="io")
+    results = graph.run(workers=2, root=tmp_path, info={"purpose": "test"})
+    assert isinstance(results, Results)
+    assert results[a] == results["double"] == 8
+    assert dict(results) == {"double": 8}
+    with pytest.raises(KeyError):
+        results["nothing"]
+    written = json.loads((tmp_path / ".makespan" / "last-run.json").read_text())
+    assert written == results.record
+    assert results.record["front_end"] == "python"
+    assert results.record["purpose"] == "test"
+    assert results.status == "ok"
+    assert results.metrics.keys() >= METRICS
+    assert results.record["workers"]["cpu"] == 2
+    assert [row["name"] for row in results.record["tasks"]] == ["double"]
+
+
+def test_cpu_tasks_record_the_base_memory_of_a_worker(tmp_path: Path) -> None:
+    graph = Graph()
+    graph.add(double, 1, kind="cpu")
+    results = graph.run(workers=1, root=tmp_path)
+    base = results.record["worker_base_rss"]
+    assert isinstance(base, int) and 1_000_000 < base < 1_000_000_000
+
+
+def test_a_result_before_any_run_is_an_error() -> None:
+    graph = Graph()
+    a = graph.add(double, 1, kind="io")
+    with pytest.raises(MakespanError, match="has not run"):
+        a.result()
+
+
+def test_a_graph_runs_again_with_fresh_results(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def note(n: int) -> int:
+        seen.append(n)
+        return len(seen)
+
+    graph = Graph()
+    a = graph.add(note, 1, kind="io")
+    assert graph.run(root=tmp_path)[a] == 1
+    assert graph.run(root=tmp_path)[a] == 2
+    assert a.result() == 2
+
+
+def test_an_empty_graph_runs(tmp_path: Path) -> None:
+    results = Graph().run(root=tmp_path)
+    assert results.status == "ok" and len(results) == 0
+
+
+def test_the_first_failure_is_raised_and_the_record_kept(tmp_path: Path) -> None:
+    def broken() -> None:
+        raise KeyError("missing")
+
+    graph = Graph()
+    graph.add(broken, kind="io")
+    with pytest.raises(TaskFailed) as caught:
+        graph.run(root=tmp_path)
+    assert caught.value.kind == "KeyError"
+    assert graph.last_results is not None and graph.last_results.status == "failed"
+    assert json.loads((tmp_path / ".makespan" / "last-run.json").read_text())["status"] == (
+        "failed")
+
+
+def test_the_public_api_is_exported() -> None:
+    for name in ("Graph", "Handle", "Results", "TaskFailed", "InputError", "Executor",
+                 "parallel_map", "pipeline", "map_reduce", "fork_join", "Stage"):
+        assert name in makespan.__all__ and hasattr(makespan, name)
+
+
+def shout(text: str) -> int:
+    print(text)
+    return len(text)
+
+
+def test_a_cpu_task_prints_to_its_own_log(tmp_path: Path) -> None:
+    graph = Graph()
+    task = graph.add(shout, "hello from a worker", name="shout", kind="cpu")
+    results = graph.run(workers=1, root=tmp_path)
+    assert results[task] == 19
+    row = results.record["tasks"][0]
+    assert Path(row["log"]).read_text() == "hello from a worker\n"

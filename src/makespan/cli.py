@@ -283,7 +283,7 @@ def _run_project(project: _Project, args: argparse.Namespace) -> int:
         from makespan.executors.dask import cluster_resources, session
 
         with session(None, args.scheduler, args.workers) as client:
-            resources = cluster_resources(client, args.workers,
+            resources = cluster_resources(client, project.graph, args.workers,
                                           project.file.settings.memory)
             info.update(backend="dask", scheduler=str(client.scheduler.address))
             return _execute(project, args, console, resources, info, client)

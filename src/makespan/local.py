@@ -8,6 +8,7 @@ memory of a worker process (the guide's "Base") is added to the record.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from makespan.executors.threads import ThreadExecutor
 from makespan.model import Call, TaskGraph
 from makespan.plan import order_for_run
 from makespan.reactor import Reactor
-from makespan.record import Event, RunRecord
+from makespan.record import RunRecord
 from makespan.resources import detect, machine_memory_reserve
 from makespan.run import RunResult, run_graph
 
@@ -32,7 +33,7 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
     """Run `graph` here (or on Dask); `kinds` names callable kinds to be ready for even if the
     graph has none yet (an open graph fed while it runs, through `on_engine`)."""
     if backend == "dask":
-        return run_on_dask(graph, workers, memory, keep_going, optimize, root,
+        return run_on_dask(graph, workers, io_workers, memory, keep_going, optimize, root,
                            default_estimate, info, client)
     resources = detect(workers, io_workers, memory)
     durations = graph.estimates(default_estimate)
@@ -43,12 +44,13 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
         "io": "io" in kinds or any(t.kind == "io" for t in calls),
         "cpu": "cpu" in kinds or any(t.kind == "cpu" for t in calls),
     }
-    made: dict[str, ProcessExecutor] = {}
+    made: dict[str, RunRecord] = {}
+
+    cpu_calls = sum(1 for t in calls if t.kind == "cpu")
 
     def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
-        processes = ProcessExecutor(reactor, on_done, resources.cpu) if needs["cpu"] else None
-        if processes is not None:
-            made["cpu"] = processes
+        processes = ProcessExecutor(reactor, on_done, resources.cpu, prestart=cpu_calls,
+                                    on_base_rss=note_base) if needs["cpu"] else None
         return Router(
             CommandExecutor(reactor, root, on_done) if needs["command"] else None,
             ThreadExecutor(reactor, on_done, resources.io) if needs["io"] else None,
@@ -56,32 +58,39 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
         )
 
     def listen(record: RunRecord) -> None:
-        def on_event(event: Event) -> None:
-            if event.kind == "ended" and "cpu" in made:
-                record.info["worker_base_rss"] = made["cpu"].base_rss
+        made["record"] = record
 
-        record.listeners.append(on_event)
+    def note_base(rss: int) -> None:
+        """A worker's resident memory when ready: the largest is the run's "Base"."""
+        info = made["record"].info
+        info["worker_base_rss"] = max(info.get("worker_base_rss") or 0, rss)
 
     options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
     return run_graph(graph, resources, durations, ordering, make_executor, root, options,
                      listen=listen, info={"front_end": "python", **info}, on_engine=on_engine)
 
 
-def run_on_dask(graph: TaskGraph, workers: int | None, memory: int | None, keep_going: bool,
-                optimize: float, root: Path, default_estimate: float, info: dict[str, Any],
-                client: Any = None, address: str | None = None) -> RunResult:
-    """Run `graph` on a Dask cluster: `client`'s, the one at `address`, or a LocalCluster."""
-    from makespan.executors.dask import DaskExecutor, cluster_resources, session
+def run_on_dask(graph: TaskGraph, workers: int | None, io_workers: int | None,
+                memory: int | None, keep_going: bool, optimize: float, root: Path,
+                default_estimate: float, info: dict[str, Any], client: Any = None,
+                address: str | None = None) -> RunResult:
+    """Run `graph` on a Dask cluster: `client`'s, the one at `address`, or a LocalCluster.
+
+    The Python tasks' values stay on the workers while the graph runs; they are fetched here,
+    once, when it has ended.
+    """
+    from makespan.executors.dask import DaskExecutor, cluster_resources, gather, session
 
     with session(client, address, workers) as client:
-        resources = cluster_resources(client, workers, memory)
+        resources = cluster_resources(client, graph, workers, memory, io_workers)
         durations = graph.estimates(default_estimate)
         ordering = order_for_run(graph, resources, durations, optimize)
 
         def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
             return DaskExecutor(reactor, on_done, client, str(root), ordering.position)
 
-        return run_graph(graph, resources, durations, ordering, make_executor, root,
-                         RunOptions(keep_going=keep_going),
-                         info={"front_end": "python", "backend": "dask",
-                               "scheduler": str(client.scheduler.address), **info})
+        result = run_graph(graph, resources, durations, ordering, make_executor, root,
+                           RunOptions(keep_going=keep_going),
+                           info={"front_end": "python", "backend": "dask",
+                                 "scheduler": str(client.scheduler.address), **info})
+        return replace(result, values=gather(client, result.values))

@@ -1,63 +1,111 @@
 """Running tasks on a Dask distributed cluster.
 
-    engine --start(job)--> client.submit(run on a worker, priority) --> Dask scheduler --> worker
-    engine <--on_done----- Reactor.post <-- future done callback (client thread) <-----'
+    engine --start(job)--> client.submit(priority, resources, deps' futures) --> worker thread
+    engine <--on_done----- Reactor.run_here <-- Dask's callback thread <-- future done --'
 
-makespan's scheduler still decides what starts and when (slots, memory, locks), so Dask only
-ever holds the tasks makespan admitted, and a big-memory task is never co-scheduled past the
-budget; the priority makespan computed is passed along so Dask's own queue agrees. Commands run
-on the worker through the same subprocess rules as locally (own session, whole tree killed on
-timeout); their output comes back with the result and is written to the task's log here.
-A worker that dies mid-task is Dask's to handle: it re-runs the task on another worker.
-Dask is optional (`pip install makespan[dask]`) and imported only here.
+makespan's scheduler still decides what starts and when (slots, memory, locks): Dask only ever
+holds the tasks makespan admitted. Dask places them, and makespan's budgets travel with each
+task as Dask annotations: its priority (so a worker's queue agrees with makespan's order) and,
+on workers that declare them as resources, a CPU task's slots as `CPU` and any task's memory
+estimate as `MEMORY` bytes. A worker runs a task only while it has that much of each left, so
+two big-memory tasks are never co-scheduled on one worker past its MEMORY, and a task that no
+worker could ever hold is refused before the run starts. I/O tasks run on the threads a worker
+has beyond its CPU units and carry no slot resource: a Dask worker looks only at the best of its
+waiting constrained tasks, so an I/O task annotated like a CPU one could wait behind a CPU task.
+
+Results stay on the workers: a Python task's value is its Dask future, passed as an argument to
+the tasks that need it (Dask moves the data between workers) and gathered once, when the run
+ends. A completion therefore costs no fetch; only commands bring back their exit code and output,
+which is written to the task's log here. Stopping a command signals its process group on the
+worker (SIGTERM, then SIGKILL), as locally; a Python call cannot be stopped inside its thread, so
+its future is cancelled and whatever it returns is dropped. A worker that dies mid-task is Dask's
+to handle: it re-runs the task elsewhere and recomputes lost results that are still wanted.
+Dask is optional (`pip install makespan[dask]`) and imported only by this backend.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import secrets
 import signal
 import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from makespan.errors import MakespanError
+import cloudpickle
+
+from makespan.errors import InputError, MakespanError, TaskFailed
 from makespan.executors import Job, OnDone, Outcome
 from makespan.executors.calling import invoke
-from makespan.model import Call
+from makespan.model import Call, Task, TaskGraph
 from makespan.reactor import Reactor
-from makespan.resources import Resources, detect
+from makespan.resources import IO_PER_CORE, Resources, available_memory_budget, detect
+from makespan.units import format_size
 
 CONNECT_TIMEOUT = 5.0
+CPU = "CPU"
+"""The Dask worker resource for CPU slots (as in `dask worker --resources CPU=4`)."""
+MEMORY = "MEMORY"
+"""The Dask worker resource for memory, in bytes (as in `dask worker --resources MEMORY=8e9`)."""
 
 
 def import_distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise MakespanError(
-            "the dask backend needs dask.distributed: pip install 'makespan[dask]'") from None
+        raise InputError("the dask backend needs dask.distributed: "
+                         "pip install 'makespan[dask]'") from None
     return distributed
 
 
 def connect(address: str | None, workers: int | None) -> Any:
     """A client for the scheduler at `address`, or for a new LocalCluster sized to the machine.
 
-    An unreachable scheduler is a clear error within CONNECT_TIMEOUT seconds, not a hang.
+    An unreachable scheduler is a clear error within CONNECT_TIMEOUT seconds, not a hang. TLS
+    settings (for `tls://` addresses) come from Dask's configuration: see docs/dask.md.
     """
     distributed = import_distributed()
     if address is None:
-        from makespan.resources import usable_cores
-
-        cluster = distributed.LocalCluster(n_workers=workers or usable_cores(),
-                                           threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-        return distributed.Client(cluster)
+        return distributed.Client(local_cluster(distributed, workers))
     try:
         return distributed.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as error:
-        raise MakespanError(f"cannot reach the Dask scheduler at {address} within "
-                            f"{CONNECT_TIMEOUT:g} s: {error}") from None
+    except Exception as error:  # refused, timed out, or whatever a non-scheduler answered
+        raise MakespanError(f"cannot connect to the Dask scheduler at {address}: "
+                            f"{str(error) or type(error).__name__}") from None
+
+
+def local_cluster(distributed: Any, workers: int | None) -> Any:
+    """One worker process per CPU slot, shaped like the local budgets: a CPU slot and
+    IO_PER_CORE more threads for I/O each, and its share of the memory budget as a resource.
+
+    The workers start with Ctrl-C ignored: a terminal sends it to them too, and a worker that
+    died of it would leave its command running; the engine stops the tasks instead.
+    """
+    from makespan.resources import usable_cores
+
+    count = workers or usable_cores()
+    with _sigint_ignored():
+        return distributed.LocalCluster(
+            n_workers=count, threads_per_worker=1 + IO_PER_CORE, processes=True,
+            dashboard_address=":0",
+            resources={CPU: 1, MEMORY: available_memory_budget() // count})
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -76,12 +124,53 @@ def session(client: Any, address: str | None, workers: int | None) -> Iterator[A
             cluster.close()
 
 
-def cluster_resources(client: Any, workers: int | None, memory: int | None) -> Resources:
-    """The cluster's worker threads as CPU (and I/O) slots, its memory limits as the budget."""
-    info = client.scheduler_info()["workers"].values()
-    threads = workers or sum(w["nthreads"] for w in info) or 1
-    limit = sum(w.get("memory_limit") or 0 for w in info)
-    return detect(threads, threads, memory or limit or None)
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What the cluster's workers offer: threads, memory limits, and for each resource makespan
+    maps to (CPU, MEMORY) that some worker declares, the total and the most on one worker."""
+
+    threads: int
+    memory_limit: int
+    total: Mapping[str, float]
+    most: Mapping[str, float]
+
+    def requests(self, task: Task) -> dict[str, float] | None:
+        """The Dask resources `task` holds while it runs (None: it may run on any thread)."""
+        wanted = {CPU: task.slots if task.kind == "cpu" else 0, MEMORY: task.memory or 0}
+        return {name: n for name, n in wanted.items() if n and name in self.total} or None
+
+
+def offer(client: Any) -> Offer:
+    workers = client.scheduler_info()["workers"].values()
+    total: dict[str, float] = {}
+    most: dict[str, float] = {}
+    for worker in workers:
+        for name, amount in (worker.get("resources") or {}).items():
+            if name in (CPU, MEMORY):
+                total[name] = total.get(name, 0) + amount
+                most[name] = max(most.get(name, 0), amount)
+    return Offer(sum(w["nthreads"] for w in workers) or 1,
+                 sum(w.get("memory_limit") or 0 for w in workers), total, most)
+
+
+def cluster_resources(client: Any, graph: TaskGraph, workers: int | None,
+                      memory: int | None, io_workers: int | None = None) -> Resources:
+    """makespan's budgets on the cluster, unless given: CPU slots are the declared CPU resource,
+    I/O slots the threads beyond it, memory the declared MEMORY (else threads and memory limits).
+    Raises InputError for a task no worker can hold."""
+    have = offer(client)
+    for task in graph.tasks:
+        for name, amount in (have.requests(task) or {}).items():
+            if amount > have.most[name]:
+                size = format_size if name == MEMORY else str
+                raise InputError(
+                    f"needs {size(int(amount))} of the Dask resource {name}, but the most any "
+                    f"worker offers is {size(int(have.most[name]))}",
+                    task=task.name, field="memory" if name == MEMORY else "slots")
+    spare = have.threads - int(have.total.get(CPU, 0))
+    return detect(workers or int(have.total.get(CPU, have.threads)),
+                  io_workers or (spare if spare > 0 else have.threads),
+                  memory or int(have.total.get(MEMORY, have.memory_limit)) or None)
 
 
 class DaskExecutor:
@@ -92,75 +181,194 @@ class DaskExecutor:
         self._client = client
         self._root = root
         self._priority = priority
-        self._futures: dict[int, Any] = {}
+        self._offer = offer(client)
+        self._run = secrets.token_hex(4)
+        self._running: dict[int, tuple[Job, Any]] = {}
+        self._stops: dict[int, bool] = {}
+        """Tasks to stop once the engine's step ends (True: forcibly)."""
 
     def start(self, job: Job) -> None:
         task = job.task
+        options = {"key": f"{task.name}-{job.attempt}-{self._run}", "pure": False,
+                   "priority": -self._priority[job.id], "resources": self._offer.requests(task)}
         if isinstance(task.run, Call):
-            future = self._client.submit(invoke, task.name, task.run, dict(job.inputs),
-                                         key=_key(job), pure=False,
-                                         priority=-self._priority[job.id])
+            future = self._client.submit(call, task.name, task.run, dict(job.inputs), **options)
         else:
             cwd = self._root if task.cwd is None else os.path.join(self._root, task.cwd)
-            future = self._client.submit(run_command, task.run, cwd, dict(task.env), task.timeout,
-                                         key=_key(job), pure=False,
-                                         priority=-self._priority[job.id])
-        self._futures[job.id] = future
-        future.add_done_callback(lambda f: self._reactor.post(lambda: self._done(job, f)))
+            future = self._client.submit(run_command, options["key"], task.run, cwd,
+                                         dict(task.env), **options)
+        self._running[job.id] = (job, future)
+        future.add_done_callback(lambda f: self._finished(job, f))
 
     def stop(self, task: int, force: bool) -> None:
-        future = self._futures.get(task)
-        if future is not None:
-            future.cancel()
+        """Stops asked for in one engine step go out together once it ends, in one message to
+        the workers: a command queued behind a stopped one is then marked before the stopped
+        one frees its CPU, so it cannot slip in between."""
+        if not self._stops:
+            self._reactor.post(self._send_stops)
+        self._stops[task] = force or self._stops.get(task, False)
 
     def rss(self, task: int) -> int | None:
         return None
 
     def close(self) -> None:
-        for future in self._futures.values():
-            future.cancel()
-        self._futures.clear()
+        running = list(self._running.values())
+        self._running.clear()
+        self._stops.clear()
+        with contextlib.suppress(Exception):  # a cluster that is gone runs nothing any more
+            self._stop_now([(job, future, True) for job, future in running])
 
-    def _done(self, job: Job, future: Any) -> None:
-        if self._futures.pop(job.id, None) is None:
-            return  # closed meanwhile
-        if future.cancelled():
-            self._on_done(job.id, Outcome(error="cancelled on the Dask cluster"))
-            return
+    def _send_stops(self) -> None:
+        stops, self._stops = self._stops, {}
+        self._stop_now([(*self._running[task], force) for task, force in stops.items()
+                        if task in self._running])
+
+    def _stop_now(self, stops: list[tuple[Job, Any, bool]]) -> None:
+        """SIGTERM (SIGKILL if `force`) to the commands, on whichever worker runs them; cancel
+        the futures of forced stops and of Python calls, which no signal can reach."""
+        for sig, forced in ((signal.SIGTERM, False), (signal.SIGKILL, True)):
+            keys = [future.key for job, future, force in stops
+                    if force == forced and not isinstance(job.task.run, Call)]
+            if keys:
+                self._client.run(signal_commands, keys, sig, on_error="ignore")
+        cancel = [future for job, future, force in stops
+                  if force or isinstance(job.task.run, Call)]
+        if cancel:
+            self._client.cancel(cancel)
+
+    def _finished(self, job: Job, future: Any) -> None:
+        """On Dask's callback thread: fetch what must be (outside the engine's lock), report."""
+        outcome = self._outcome(job, future)
+        self._reactor.run_here(lambda: self._report(job.id, future, outcome))
+
+    def _report(self, task: int, future: Any, outcome: Outcome) -> None:
+        if self._running.get(task, (None, None))[1] is not future:
+            return  # closed meanwhile, or an earlier attempt's late news
+        del self._running[task]
+        self._on_done(task, outcome)
+
+    def _outcome(self, job: Job, future: Any) -> Outcome:
         try:
-            result = future.result()
-        except Exception as error:  # the cluster's failure, not the task's
-            self._on_done(job.id, Outcome(error=f"the Dask cluster lost the task: {error}"))
-            return
-        if isinstance(result, Outcome):
-            self._on_done(job.id, result)
-            return
-        exit_code, output = result
-        with open(job.log, "ab") as log:
+            if future.status == "cancelled":
+                return Outcome(error="cancelled on the Dask cluster")
+            if future.status == "error":
+                error = future.exception()
+                if isinstance(error, Raised):
+                    return Outcome(error=f"{error.failure.kind}: {error.failure.message}",
+                                   failure=error.failure)
+                return Outcome(error=f"the Dask cluster lost it: {error}")
+            if isinstance(job.task.run, Call):
+                return Outcome(value=future)  # the data stays on its worker until the end
+            exit_code, output, peak_rss, error = future.result()
+        except Exception as lost:  # the cluster's failure (a fetch, a lost worker), not the task's
+            return Outcome(error=f"the Dask cluster lost it: {lost}")
+        with open(job.log, "wb") as log:
             log.write(output)
-        self._on_done(job.id, Outcome(exit_code=exit_code))
+        return Outcome(exit_code=exit_code, error=error, peak_rss=peak_rss)
 
 
-def _key(job: Job) -> str:
-    return f"makespan-{job.task.name}-{job.attempt}-{os.getpid()}-{id(job)}"
-
-
-def run_command(run: str | tuple[str, ...], cwd: str, env: Mapping[str, str],
-                timeout: float | None) -> tuple[int, bytes]:
-    """On a Dask worker: run a task-file command in its own session; (exit code, output)."""
-    from makespan.executors.commands import argv
-
-    process = subprocess.Popen(argv(run), cwd=cwd, env={**os.environ, **env},
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+def gather(client: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every future replaced by its result, fetched from the workers."""
     try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return -signal.SIGKILL, output + b"\nmakespan: timed out on the Dask worker\n"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # what the command left in its group
-    return process.returncode, output
+        return dict(client.gather(values))
+    except Exception:
+        lost = []
+        for name, value in values.items():
+            try:
+                client.gather(value)
+            except Exception as error:
+                lost.append(f"'{name}' ({error})")
+        raise MakespanError("cannot bring back the results of " + ", ".join(lost)
+                            + " from the Dask cluster") from None
+
+
+# ---------------------------------------------------------------------------- on the workers
+
+
+class Raised(Exception):
+    """A Python task's exception, raised on the worker so its future errs (telling a failure
+    from a success then needs no fetch); it carries the task's `TaskFailed`."""
+
+    def __init__(self, failure: TaskFailed) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+    def __reduce__(self) -> tuple[type, tuple[TaskFailed]]:
+        return (Raised, (self.failure,))
+
+
+def call(name: str, run: Call, inputs: Mapping[str, Any]) -> Any:
+    """Run a Python task; its value stays on this worker."""
+    outcome = invoke(name, run, inputs)
+    failure = outcome.failure
+    if failure is None:
+        return outcome.value
+    try:
+        cloudpickle.dumps(failure)
+    except (TypeError, pickle.PicklingError, AttributeError):
+        failure.original = None  # the exception itself cannot travel: its text does
+    raise Raised(failure)
+
+
+_lock = threading.Lock()
+_commands: dict[str, subprocess.Popen[bytes] | None] = {}
+"""The commands running on this worker, by task key (None while starting)."""
+_stopped: dict[str, int] = {}
+"""Signals sent to commands before their process existed, by task key."""
+
+
+def run_command(key: str, run: str | tuple[str, ...], cwd: str,
+                env: Mapping[str, str]) -> tuple[int, bytes, int | None, str | None]:
+    """Run a task-file command in its own session: (exit code, output, peak RSS, error).
+
+    The output goes to a file, not a pipe, so a background child that keeps it open cannot make
+    the task outlive its command: once the command exits, what it left in its group is killed.
+    """
+    from makespan.executors.commands import _peak_rss, argv
+
+    command = argv(run)
+    with _lock:
+        sig = _stopped.pop(key, None)
+        if sig is None:
+            _commands[key] = None
+    if sig is not None:
+        return -sig, b"makespan: stopped before it started\n", None, None
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env},
+                                       stdin=subprocess.DEVNULL, stdout=output,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as error:
+            with _lock:
+                del _commands[key]
+            message = f"cannot start {command[0]!r} on the Dask worker: {error.strerror}"
+            return 127, f"makespan: {message}\n".encode(), None, message
+        with _lock:
+            _commands[key] = process
+            sig = _stopped.pop(key, None)
+        if sig is not None:
+            _kill_group(process.pid, sig)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        with _lock:
+            del _commands[key]
+        _kill_group(process.pid, signal.SIGKILL)
+        output.seek(0)
+        return process.returncode, output.read(), _peak_rss(usage.ru_maxrss), None
+
+
+def signal_commands(keys: list[str], sig: int, dask_worker: Any = None) -> None:
+    """Through `client.run`, on every worker: `sig` to the commands of `keys` running here; one
+    assigned here that has not started yet will not start (or is signalled once it has)."""
+    with _lock:
+        for key in keys:
+            process = _commands.get(key)
+            if process is not None:
+                _kill_group(process.pid, sig)
+            elif key in _commands or (dask_worker is not None and key in dask_worker.state.tasks):
+                _stopped[key] = sig  # the engine only escalates: the latest signal wins
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

@@ -20,7 +20,7 @@ import sqlite3
 import statistics
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -117,6 +117,33 @@ def command_key(task: Task) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _prepare(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")
+    # With WAL this cannot corrupt the file; a power cut may lose the last run's rows.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    [version] = connection.execute("PRAGMA user_version").fetchone()
+    if version != SCHEMA_VERSION:
+        connection.executescript(_SCHEMA)
+
+
+def _while_locked(step: Callable[[], None]) -> None:
+    """Run `step`, again while another process holds the lock, for up to BUSY_TIMEOUT.
+
+    Switching a new file to WAL needs an exclusive lock, and sqlite reports a busy database
+    for it at once rather than through the busy timeout; two runs creating the history at the
+    same moment meet exactly there.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class History:
     """An open history database; `History.open` turns sqlite3's errors into `HistoryError`."""
 
@@ -131,12 +158,7 @@ class History:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
             with closing(connection):
-                connection.execute("PRAGMA journal_mode=WAL")
-                # With WAL this cannot corrupt the file; a power cut may lose the last run's rows.
-                connection.execute("PRAGMA synchronous=NORMAL")
-                [version] = connection.execute("PRAGMA user_version").fetchone()
-                if version != SCHEMA_VERSION:
-                    connection.executescript(_SCHEMA)
+                _while_locked(lambda: _prepare(connection))
                 yield cls(connection)
 
     def add(self, run_id: str, results: Sequence[Result]) -> None:

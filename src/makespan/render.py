@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 MAX_STAGE_ROWS = 20
 MAX_NAMES = 6
-CHART_WIDTH = 24
+CHART_WIDTH = 16
 
 
 def print_plan(plan: Plan, findings: Sequence[Finding], console: Console,
@@ -73,7 +73,7 @@ def _stages_table(plan: Plan) -> Table:
 
 
 def _predictions_table(plan: Plan) -> Table:
-    table = Table(title="Predicted (simulated schedule, critical path first)",
+    table = Table(title="Predicted (simulated schedule, in the best order found)",
                   title_justify="left", title_style="bold")
     for column in ("workers", "makespan", "bound", "gap", "speedup", "efficiency"):
         table.add_column(column, justify="right")

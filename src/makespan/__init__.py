@@ -1,14 +1,38 @@
-"""makespan: plan, lint, run and measure parallel work."""
+"""makespan: plan, lint, run and measure parallel work.
 
-from makespan.analysis import Analysis, analyze
-from makespan.api import Graph, Handle, Results
-from makespan.errors import InputError, MakespanError, TaskFailed
-from makespan.futures import Executor
-from makespan.model import Task, TaskGraph
-from makespan.patterns import Stage, fork_join, map_reduce, parallel_map, pipeline
-from makespan.resources import Resources
-from makespan.simulate import Schedule, simulate
-from makespan.taskfile import TaskFile, load
+The public API is what `__all__` lists. Names are imported on first use (PEP 562, as
+`concurrent.futures` does for its executors), so `makespan run` does not pay for the Python API,
+the patterns or the futures executor at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from makespan.analysis import Analysis, analyze
+    from makespan.api import Graph, Handle, Results
+    from makespan.errors import InputError, MakespanError, TaskFailed
+    from makespan.futures import Executor
+    from makespan.model import Task, TaskGraph
+    from makespan.patterns import Stage, fork_join, map_reduce, parallel_map, pipeline
+    from makespan.resources import Resources
+    from makespan.simulate import Schedule, simulate
+    from makespan.taskfile import TaskFile, load
+
+_HOMES = {
+    "Analysis": "analysis", "analyze": "analysis",
+    "Graph": "api", "Handle": "api", "Results": "api",
+    "InputError": "errors", "MakespanError": "errors", "TaskFailed": "errors",
+    "Executor": "futures",
+    "Task": "model", "TaskGraph": "model",
+    "Stage": "patterns", "fork_join": "patterns", "map_reduce": "patterns",
+    "parallel_map": "patterns", "pipeline": "patterns",
+    "Resources": "resources",
+    "Schedule": "simulate", "simulate": "simulate",
+    "TaskFile": "taskfile", "load": "taskfile",
+}  # fmt: skip
 
 __all__ = [
     "Analysis",
@@ -34,3 +58,11 @@ __all__ = [
     "simulate",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'makespan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"makespan.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -38,7 +38,7 @@ from typing import Any
 import makespan
 
 LAYERS, WIDTH, FAN_IN = 100, 100, 2
-AHEAD = 16
+AHEAD = 64
 OVERHEAD_TARGET = 1.2
 SHORT, CHAIN = (40, 0.1), (10, 0.2)
 OPTIMUM = 3.0

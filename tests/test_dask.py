@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from makespan import Graph, InputError
+from makespan import Graph, InputError, MakespanError
 from makespan.cli import main
 from run_helpers import (
     alive_after,
@@ -332,6 +332,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(root: Path,
     err = capsys.readouterr().err
     assert f"makespan: error: cannot connect to the Dask scheduler at tcp://127.0.0.1:{port}" in err
     assert "Traceback" not in err
+    assert not (root / "ran").exists()
+
+
+def test_a_cluster_without_workers_is_a_clear_error(root: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0",
+                                  silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster) as client:
+        graph = Graph()
+        graph.add("touch ran")
+        with pytest.raises(MakespanError, match="has no workers: start some with `dask worker"):
+            graph.run(backend="dask", client=client, root=root)
     assert not (root / "ran").exists()
 
 

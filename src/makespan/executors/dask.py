@@ -157,7 +157,13 @@ def cluster_resources(client: Any, graph: TaskGraph, workers: int | None,
                       memory: int | None, io_workers: int | None = None) -> Resources:
     """makespan's budgets on the cluster, unless given: CPU slots are the declared CPU resource,
     I/O slots the threads beyond it, memory the declared MEMORY (else threads and memory limits).
-    Raises InputError for a task no worker can hold."""
+    Raises InputError for a task no worker can hold, MakespanError for a cluster without workers.
+    """
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise MakespanError(f"the Dask scheduler at {client.scheduler.address} has no workers: "
+                            "start some with `dask worker ADDRESS` (see docs/dask.md)") from None
     have = offer(client)
     for task in graph.tasks:
         for name, amount in (have.requests(task) or {}).items():

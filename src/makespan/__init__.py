@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# `simulate` names both a module and its function: importing the module sets the package
+# attribute, so the function must be bound eagerly (after the module) to win.
+from makespan.simulate import Schedule, simulate
+
 if TYPE_CHECKING:
     from makespan.analysis import Analysis, analyze
     from makespan.api import Graph, Handle, Results
@@ -18,7 +22,6 @@ if TYPE_CHECKING:
     from makespan.model import Task, TaskGraph
     from makespan.patterns import Stage, fork_join, map_reduce, parallel_map, pipeline
     from makespan.resources import Resources
-    from makespan.simulate import Schedule, simulate
     from makespan.taskfile import TaskFile, load
 
 _HOMES = {
@@ -30,7 +33,6 @@ _HOMES = {
     "Stage": "patterns", "fork_join": "patterns", "map_reduce": "patterns",
     "parallel_map": "patterns", "pipeline": "patterns",
     "Resources": "resources",
-    "Schedule": "simulate", "simulate": "simulate",
     "TaskFile": "taskfile", "load": "taskfile",
 }  # fmt: skip
 

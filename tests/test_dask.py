@@ -76,7 +76,7 @@ def victim(pid_file: str, release: str) -> int:
 
 
 def placement(me: str, other: str) -> tuple[str, dict[str, float], bool]:
-    """(worker address, this task's Dask resources, whether the other task ran meanwhile)."""
+    """(worker address, this task's Dask resources, whether the other task started too)."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -105,8 +105,8 @@ def waiting(prefix: str, dask_worker: Any) -> bool:
 
 
 def busy(dask_worker: Any) -> bool:
-    """Whether this worker runs a task or has one waiting."""
-    return any(task.state in ("executing", "constrained", "ready")
+    """Whether this worker runs a task (cancelled or not) or has one waiting."""
+    return any(task.state in ("executing", "cancelled", "constrained", "ready")
                for task in dask_worker.state.tasks.values())
 
 
@@ -217,6 +217,16 @@ def test_values_stay_on_the_workers_until_the_end(pair: Any, root: Path) -> None
     results = graph.run(backend="dask", client=pair, root=root)
     assert results[whole] == 10
     assert [results[p] for p in parts] == list(range(5))
+
+
+def test_the_callers_client_is_left_as_it_was(pair: Any, root: Path) -> None:
+    """makespan shortens the client's message batching while it runs, and only then."""
+    before = pair.scheduler_comm.interval
+    graph = Graph()
+    graph.add(value, 1)
+    graph.run(backend="dask", client=pair, root=root)
+    assert pair.scheduler_comm.interval == before
+    assert pair.submit(value, 2).result() == 2
 
 
 # ---------------------------------------------------------------------------- annotations

@@ -193,13 +193,14 @@ class Graph:
         `backend="dask"` runs the tasks on a Dask cluster: `client`'s, or a new LocalCluster.
         """
         from makespan.local import run_local
+        from makespan.run import frozen_heap
 
         refuse_nested()
-        graph = self.build()
         budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
-        result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
-                           Path(root) if root is not None else Path.cwd(), default_estimate,
-                           info or {}, backend, client)
+        with frozen_heap():
+            result = run_local(self.build(), workers, io_workers, budget, keep_going, optimize,
+                               Path(root) if root is not None else Path.cwd(), default_estimate,
+                               info or {}, backend, client)
         results = Results(result.document, result.values, result.failures)
         self.last_results = results
         if result.document["status"] == "interrupted":

@@ -256,7 +256,9 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
 def _run(args: argparse.Namespace) -> int:
     file, names = _split_targets(args.targets)
     project = _project(file, args.workers, names, args.history)
-    with _about(project):
+    from makespan.run import frozen_heap
+
+    with _about(project), frozen_heap():
         return _run_project(project, args)
 
 

@@ -16,7 +16,9 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, BinaryIO, Literal
+
+import orjson
 
 EventKind = Literal[
     "started", "finished", "retrying", "skipped", "sample", "paused", "resumed", "interrupted",
@@ -130,46 +132,45 @@ def write_record(document: dict[str, Any], root: Path) -> Path:
 
     Each file is written to a temporary name in the same directory and renamed into place, so
     a reader never sees half a record, even if the run is killed while writing. The JSON is
-    written piece by piece (the same bytes as one `json.dumps`): a 20,000-task record as one
-    string, then encoded, cost some 25 MB at the end of a run. The second file is a copy of the
-    first.
+    encoded by orjson (a tenth of the standard encoder's time: for a no-op task, encoding its
+    two events with `json` cost more than running it) and written piece by piece, so a long
+    list is never one string in memory. The second file is a copy of the first.
     """
     runs = root / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
     target = runs / f"{document['id']}.json"
     _atomic_write(target, lambda f: _dump(document, f))
     with target.open("rb") as source:
-        _atomic_write(root / LAST_RUN, lambda f: shutil.copyfileobj(source, f.buffer))
+        _atomic_write(root / LAST_RUN, lambda f: shutil.copyfileobj(source, f))
     return target
 
 
-_SEPARATORS = (",", ":")
 _BATCH = 1000
-"""Items of a long list encoded per `json.dumps` call."""
+"""Items of a long list encoded per `orjson.dumps` call."""
 
 
-def _dump(document: dict[str, Any], f: TextIO) -> None:
-    """`f.write(json.dumps(document, separators=(",", ":")))` without the whole text at once."""
-    f.write("{")
+def _dump(document: dict[str, Any], f: BinaryIO) -> None:
+    """`f.write(orjson.dumps(document))` without the whole text at once."""
+    f.write(b"{")
     for i, (key, value) in enumerate(document.items()):
         if i:
-            f.write(",")
+            f.write(b",")
         if not (isinstance(value, list) and len(value) > _BATCH):
-            f.write(json.dumps({key: value}, separators=_SEPARATORS)[1:-1])
+            f.write(orjson.dumps({key: value})[1:-1])
             continue
-        f.write(json.dumps({key: []}, separators=_SEPARATORS)[1:-2])  # '"key":['
+        f.write(orjson.dumps({key: []})[1:-2])  # '"key":['
         for start in range(0, len(value), _BATCH):
             if start:
-                f.write(",")
-            f.write(json.dumps(value[start:start + _BATCH], separators=_SEPARATORS)[1:-1])
-        f.write("]")
-    f.write("}")
+                f.write(b",")
+            f.write(orjson.dumps(value[start:start + _BATCH])[1:-1])
+        f.write(b"]")
+    f.write(b"}")
 
 
-def _atomic_write(path: Path, write: Callable[[TextIO], object]) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(temp, path)
     except BaseException:

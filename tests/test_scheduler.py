@@ -30,6 +30,23 @@ from strategies import Case, cases, durations_for, single_pool_cases
 # ---------------------------------------------------------------------------- driver
 
 
+@st.composite
+def topological_sequences(draw: st.DrawFn, graph: TaskGraph) -> list[int]:
+    """A random strict start sequence (a position per task): each task after its
+    dependencies."""
+    order: list[int] = []
+    while len(order) < len(graph):
+        placed = set(order)
+        eligible = [v for v in range(len(graph))
+                    if v not in placed and all(u in placed for u in graph.preds[v])]
+        order.append(draw(st.sampled_from(eligible)))
+    position = [0] * len(order)
+    for p, v in enumerate(order):
+        position[v] = p
+    return position
+
+
+
 @dataclass
 class Call:
     """The state right after one `start(now)` call."""
@@ -52,13 +69,14 @@ class Trace:
 
 
 def drive(
-    case: Case, position: Sequence[int] | None = None, actual: Sequence[float] | None = None
+    case: Case, position: Sequence[int] | None = None, actual: Sequence[float] | None = None,
+    strict: bool = False,
 ) -> Trace:
     """Run the scheduler on a virtual clock: tasks take `actual` (default: the estimates)."""
     graph, estimates = case.graph, case.durations
     actual = estimates if actual is None else actual
     position = critical_path_first(graph, estimates) if position is None else position
-    sched = Scheduler(graph, case.resources, estimates, position)
+    sched = Scheduler(graph, case.resources, estimates, position, strict=strict)
     trace = Trace(case, position)
     n = len(graph)
     finished = [False] * n
@@ -136,11 +154,14 @@ def starts_of(graph: TaskGraph, resources: Resources) -> dict[str, float]:
 def test_every_start_fits_in_the_slots_memory_and_locks_left(data: st.DataObject) -> None:
     """Replaying the trace never over-commits a pool, a slot, the memory budget or a lock,
     a task starts only once all its dependencies finished, and every task runs exactly once;
-    also when real durations differ from the estimates and for any priority order."""
+    also when real durations differ from the estimates, for any priority order and for any
+    strict sequence."""
     case = data.draw(cases())
-    position = data.draw(st.permutations(range(len(case.graph))) | st.none())
+    strict = data.draw(st.booleans())
+    orders = st.permutations(range(len(case.graph))) | st.none()
+    position = data.draw(topological_sequences(case.graph) if strict else orders)
     actual = data.draw(durations_for(case) | st.none())
-    trace = drive(case, position, actual)
+    trace = drive(case, position, actual, strict)
 
     graph, res = case.graph, case.resources
     free_slots = {"cpu": set(range(res.cpu)), "io": set(range(res.io))}
@@ -359,6 +380,66 @@ def test_zero_duration_tasks_run_in_a_chain_at_the_same_instant() -> None:
     assert starts_of(graph, Resources(cpu=2, io=1, memory=1)) == {
         "a": 0, "b": 0, "c": 0, "d": 0,
     }
+
+
+# ---------------------------------------------------------------------------- strict sequences
+
+
+def test_a_strict_sequence_leaves_a_slot_idle_rather_than_start_out_of_turn() -> None:
+    """The sequence a, c, d, b, e on 2 slots: at 0 only a starts, though b is ready and a
+    slot free, because c comes before b; then c and d side by side, then b and e: 4, where
+    any priority order gives 5.
+
+        a(1) ──> c(1) ──> e(2)
+             └─> d(1) ──┘
+        b(2)
+    """
+    graph = build(task("a", 1), task("b", 2), task("c", 1, "a"), task("d", 1, "a"),
+                  task("e", 2, "c", "d"))
+    sched = Scheduler(graph, Resources(cpu=2, io=1, memory=1), graph.estimates(),
+                      [0, 3, 1, 2, 4], strict=True)
+    assert [s.task for s in sched.start(0.0)] == [0]
+    sched.finish(0)
+    assert [s.task for s in sched.start(1.0)] == [2, 3]
+    sched.finish(2)
+    assert [s.task for s in sched.start(2.0)] == [1]  # b, next in turn; e still needs d
+    sched.finish(3)
+    assert [s.task for s in sched.start(2.0)] == [4]
+
+
+def test_a_strict_sequence_must_list_every_task_after_its_dependencies() -> None:
+    graph = build(task("a", 1), task("b", 1, "a"))
+    with pytest.raises(ValueError, match="'b' before its dependency 'a'"):
+        Scheduler(graph, Resources(cpu=2, io=1, memory=1), graph.estimates(), [1, 0],
+                  strict=True)
+
+
+def test_a_strict_sequence_skips_the_tasks_given_up_after_a_failure() -> None:
+    """a fails: b, after it in the sequence and depending on it, is given up, and c goes on.
+
+        a(1) ──> b(1)        c(1)
+    """
+    graph = build(task("a", 1), task("b", 1, "a"), task("c", 1))
+    sched = Scheduler(graph, Resources(cpu=1, io=1, memory=1), graph.estimates(), [0, 1, 2],
+                      strict=True)
+    assert [s.task for s in sched.start(0.0)] == [0]
+    assert sched.fail(0) == [1]
+    assert [s.task for s in sched.start(1.0)] == [2]
+    sched.finish(2)
+    assert sched.done
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_a_strict_sequence_starts_tasks_in_its_order(data: st.DataObject) -> None:
+    """Both pools, memory and locks: the starts come in sequence order, at times that never
+    go back (that each fits is checked with the priority orders above)."""
+    case = data.draw(cases())
+    sequence = data.draw(topological_sequences(case.graph))
+    trace = drive(case, sequence, strict=True)
+    started = [(t, s.task) for t, s in trace.events if isinstance(s, Start)]
+    assert [sequence[v] for _, v in started] == list(range(len(case.graph)))
+    assert [t for t, _ in started] == sorted(t for t, _ in started)
 
 
 # ---------------------------------------------------------------------------- admission errors

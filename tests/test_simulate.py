@@ -20,6 +20,7 @@ from makespan import InputError, Resources, Schedule, Task, TaskGraph, simulate
 from makespan.plan import make_plan
 from makespan.priority import fifo
 from strategies import Case, cases, durations_for, single_pool_cases
+from test_scheduler import topological_sequences
 
 
 def assert_valid(case: Case, durations: Sequence[float], schedule: Schedule) -> None:
@@ -99,6 +100,44 @@ def test_given_durations_and_any_priority_order_give_a_valid_schedule(
     position = data.draw(st.permutations(range(len(case.graph))))
     schedule = simulate(case.graph, case.resources, durations, position)
     assert_valid(case, durations, schedule)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_every_strict_sequence_gives_a_valid_schedule(data: st.DataObject) -> None:
+    case = data.draw(cases())
+    durations = data.draw(durations_for(case))
+    sequence = data.draw(topological_sequences(case.graph))
+    schedule = simulate(case.graph, case.resources, durations, sequence, strict=True)
+    assert_valid(case, durations, schedule)
+    in_turn = sorted(range(len(case.graph)), key=sequence.__getitem__)
+    assert [schedule.start[v] for v in in_turn] == sorted(schedule.start)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_schedule_run_strictly_in_its_start_order_is_reproduced(data: st.DataObject) -> None:
+    """One pool of identical slots: sorted by start time (among equal starts, a task of no
+    duration first, since it gives its slot back at once, then in graph order, so that each
+    task comes after its dependencies), a schedule is a strict sequence that starts every
+    task no later: the tasks still running at a task's old start ran there too. A list
+    schedule comes back exactly; a strict one may have waited for nothing (a task held back
+    behind one that could not start yet), and then starts earlier."""
+    case = data.draw(single_pool_cases())
+    graph, durations = case.graph, case.durations
+    strict = data.draw(st.booleans())
+    order = topological_sequences(graph) if strict else st.permutations(range(len(graph)))
+    schedule = simulate(graph, case.resources, durations, data.draw(order), strict=strict)
+    tie = {v: i for i, v in enumerate(graph.order)}
+    in_turn = sorted(range(len(graph)),
+                     key=lambda v: (schedule.start[v], schedule.end[v], tie[v]))
+    sequence = [0] * len(graph)
+    for p, v in enumerate(in_turn):
+        sequence[v] = p
+    again = simulate(graph, case.resources, durations, sequence, strict=True)
+    assert all(a <= s for a, s in zip(again.start, schedule.start, strict=True))
+    if not strict:
+        assert again.start == schedule.start
 
 
 @settings(max_examples=150, deadline=None)

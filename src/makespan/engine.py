@@ -97,9 +97,10 @@ class Engine:
         record: RunRecord,
         logs: Path,
         options: RunOptions,
+        strict: bool = False,
     ) -> None:
         self.graph = graph
-        self.scheduler = Scheduler(graph, resources, durations, position)
+        self.scheduler = Scheduler(graph, resources, durations, position, strict=strict)
         self.record = record
         self.options = options
         self.reactor = Reactor()

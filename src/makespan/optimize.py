@@ -67,11 +67,11 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 from itertools import combinations
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from makespan.model import TaskGraph
 from makespan.priority import critical_path_first, positions, upward_rank
@@ -87,8 +87,14 @@ SEED = 20240917
 """Seed of the random-key step: the same graph and budget give the same order."""
 NOISE = (0.01, 0.5)
 """Range of the relative noise (log-uniform) that the random-key step puts on priorities."""
+SEQUENCE_NOISE = (0.05, 2.0)
+"""The same for strict sequences: larger, close to fresh random sequences at the top, which
+forward-backward improvement then compacts (it found more optima on the STG benchmark)."""
 BRANCH_SHARE = 0.25
-"""Share of the budget left after the rules that branch and bound may use."""
+"""Share of the budget left after the rules that branch and bound may use (each time)."""
+LIST_SHARE = 0.5
+"""Share of the budget left after branch and bound over priority orders that the random
+keys over them may use; the rest goes to strict sequences."""
 STALE = 200
 """Random-key candidates longer than the current order before the walk returns to the best."""
 CLOCK_EVERY = 64
@@ -107,9 +113,10 @@ class Improved:
     """The order the planner found for one set of resources, and what it knows about it."""
 
     position: tuple[int, ...]
-    """A position per task (0 runs first), for `Scheduler` and `simulate`."""
+    """A position per task (0 runs first), for `Scheduler` and `simulate`: a priority, or
+    with `strict` a start sequence."""
     makespan: float
-    """`simulate(graph, resources, durations, position).makespan`."""
+    """`simulate(graph, resources, durations, position, strict=strict).makespan`."""
     baseline: float
     """The makespan of plain critical-path-first list scheduling."""
     evaluations: int
@@ -117,7 +124,12 @@ class Improved:
     lower_bound: float
     """The bound the search would have stopped at: no schedule is shorter."""
     proven: bool = False
-    """The search proved that no order gives a shorter schedule than `position`."""
+    """The search proved that no schedule at all is shorter than `makespan`: it is optimal
+    (proofs over the strict sequences of the fast path only; a proof over priority orders
+    alone, which cannot idle a slot, does not count)."""
+    strict: bool = False
+    """`position` is a strict start sequence, kept only because it is shorter than any
+    priority order found."""
 
 
 def improve(
@@ -142,25 +154,45 @@ def improve(
     if budget < WORTH_IT * cost:
         return Improved(tuple(position), baseline, baseline, 1, lower_bound)
     workers = plain_slots(graph, resources)
-    forward: Run
-    backward: Run
-    if workers:
-        lower_bound = max(lower_bound, shape_bound(graph, durations, workers))
-        forward = _ListModel(graph.preds, graph.succs, durations, workers).run
-        backward = _ListModel(graph.succs, graph.preds, durations, workers).run
-    else:
-        forward = _simulator(graph, resources, durations)
-        backward = _simulator(_reversed(graph), resources, durations)
     first = _Candidate(baseline, position, list(schedule.start))
-    search = _Search(durations, forward, backward, started + budget - cost, lower_bound, first)
-    proven = search.run(graph, workers)
-    best = search.best.position
-    if best == position:
-        return Improved(tuple(position), baseline, baseline, search.evaluations, lower_bound,
-                        proven)
-    makespan = simulate(graph, resources, durations, best).makespan
-    return Improved(tuple(best), makespan, baseline, search.evaluations + 1, lower_bound,
-                    proven)
+    deadline = started + budget - cost
+    tie = positions(graph.order)
+    if not workers:
+        policy = _Policy(_simulator(graph, resources, durations),
+                         _simulator(_reversed(graph), resources, durations), _by_keys,
+                         NOISE)
+        search = _Search(policy, durations, deadline, lower_bound, first, tie)
+        search.run_lists(graph, workers)
+        return _result(graph, resources, durations, first, search, search)
+    lower_bound = max(lower_bound, shape_bound(graph, durations, workers))
+    model = _ListModel(graph.preds, graph.succs, durations, workers)
+    mirror = _ListModel(graph.succs, graph.preds, durations, workers)
+    lists = _Search(_Policy(model.run, mirror.run, _by_keys, NOISE), durations, deadline,
+                    lower_bound, first, tie)
+    lists.run_lists(graph, workers)
+    # The best list schedule's start order, run strictly, is the same schedule: the seed.
+    seed = lists.best._replace(position=_start_order(lists.best.start, durations, tie))
+    sequences = _Search(_Policy(model.run_strict, mirror.run_strict, model.in_sequence,
+                                SEQUENCE_NOISE),
+                        durations, deadline, lower_bound, seed, tie)
+    sequences.evaluations = lists.evaluations
+    proven = not sequences.done and sequences.run_sequences(graph, workers)
+    return _result(graph, resources, durations, first, lists, sequences, proven)
+
+
+def _result(graph: TaskGraph, resources: Resources, durations: Sequence[float],
+            first: _Candidate, lists: _Search, sequences: _Search,
+            proven: bool = False) -> Improved:
+    """The best order of the two searches; a strict sequence only if strictly shorter."""
+    strict = sequences.best.makespan < lists.best.makespan
+    best = sequences.best if strict else lists.best
+    evaluations = sequences.evaluations
+    if not strict and best.position == first.position:
+        return Improved(tuple(first.position), first.makespan, first.makespan, evaluations,
+                        lists.target, proven)
+    makespan = simulate(graph, resources, durations, best.position, strict=strict).makespan
+    return Improved(tuple(best.position), makespan, first.makespan, evaluations + 1,
+                    lists.target, proven, strict)
 
 
 def plain_slots(graph: TaskGraph, resources: Resources) -> int:
@@ -234,17 +266,30 @@ class _Candidate(NamedTuple):
     start: list[float]
 
 
+class _Policy(NamedTuple):
+    """How candidates are scored: list scheduling or strict sequences."""
+
+    forward: Run
+    backward: Run
+    """`forward` on the reversed graph."""
+    decode: Callable[[Sequence[float]], list[int]]
+    """A position from priority keys (lowest first) that `forward` accepts."""
+    noise: tuple[float, float]
+    """The range of relative noise the random-key step puts on priorities."""
+
+
 class _Search:
     """The best order so far, the budget, and the steps that try to beat that order."""
 
-    def __init__(self, durations: Sequence[float], forward: Run, backward: Run,
-                 deadline: float, target: float, first: _Candidate) -> None:
+    def __init__(self, policy: _Policy, durations: Sequence[float], deadline: float,
+                 target: float, first: _Candidate, tie: Sequence[int]) -> None:
+        self.policy = policy
         self.durations = durations
-        self.forward = forward
-        self.backward = backward
         self.deadline = deadline
         self.target = target
         self.best = first
+        self.tie = tie
+        """Each task's place in the graph order, to break ties between equal times."""
         self.evaluations = 1
         self.step = 0.0
         """How long the last simulation took: one that would end past the deadline is not run."""
@@ -255,21 +300,38 @@ class _Search:
         return (self.best.makespan <= self.target
                 or time.perf_counter() + self.step >= self.deadline)
 
-    def run(self, graph: TaskGraph, workers: int) -> bool:
-        """All steps in turn; True when the best order is proven the best any order gives."""
+    def run_lists(self, graph: TaskGraph, workers: int) -> None:
+        """Rules, branch and bound, then random keys. On the fast path the walk leaves
+        `1 - LIST_SHARE` of what is left to strict sequences, and all of it when the tree
+        proved that no priority order does better."""
         self.justify(self.best)
         for position in _rules(graph, self.durations):
             if self.done:
-                return False
+                return
             self.justify(self.evaluate(position))
-        if workers and not self.done and self.branch_and_bound(graph, workers):
-            return True
+        if workers and not self.done:
+            proven = self.branch_and_bound(graph, workers)
+            now = time.perf_counter()
+            self.deadline = now + (0.0 if proven else LIST_SHARE) * (self.deadline - now)
+        self.walk(upward_rank(graph, self.durations))
+
+    def run_sequences(self, graph: TaskGraph, workers: int) -> bool:
+        """Forward-backward improvement, branch and bound, then random keys, over strict
+        sequences; True when the tree proved that no schedule at all is shorter."""
+        self.justify(self.best)
+        if not self.done:
+            now = time.perf_counter()
+            tree = _SequenceTree(graph, self.durations, workers, self.best.position,
+                                 self.best.makespan, self.target,
+                                 now + BRANCH_SHARE * (self.deadline - now))
+            if self.explore(tree):
+                return True
         self.walk(upward_rank(graph, self.durations))
         return False
 
     def evaluate(self, position: list[int]) -> _Candidate:
         began = time.perf_counter()
-        makespan, start = self.forward(position)
+        makespan, start = self.policy.forward(position)
         self.step = time.perf_counter() - began
         self.evaluations += 1
         found = _Candidate(makespan, position, start)
@@ -278,31 +340,36 @@ class _Search:
         return found
 
     def justify(self, candidate: _Candidate) -> _Candidate:
-        """Forward-backward improvement while it shortens the schedule; the shortest seen."""
-        durations = self.durations
-        tasks = range(len(durations))
+        """Forward-backward improvement while it shortens the schedule; the shortest seen.
+
+        Both runs take the other's start order (`_start_order`), which a strict sequence
+        reproduces or beats, so a strict candidate never gets longer."""
+        durations, tie = self.durations, self.tie
         while not self.done:
-            start = candidate.start
-            ends_last = sorted(tasks, key=lambda v: (-start[v] - durations[v], -start[v], v))
-            _, back = self.backward(positions(ends_last))
+            # The reversed schedule starts where this one ends, in mirrored time.
+            ends_last = [-start - d for start, d in zip(candidate.start, durations, strict=True)]
+            _, back = self.policy.backward(_start_order(ends_last, durations, [-t for t in tie]))
             self.evaluations += 1
             if self.done:
                 break
             # Mirrored into forward time, the reversed schedule starts v at
             # (its makespan - back[v] - d[v]): the latest end there starts first here.
-            found = self.evaluate(positions(
-                sorted(tasks, key=lambda v: (-back[v] - durations[v], v))))
+            mirrored = [-b - d for b, d in zip(back, durations, strict=True)]
+            found = self.evaluate(_start_order(mirrored, durations, tie))
             if found.makespan >= candidate.makespan:
                 break
             candidate = found
         return candidate
 
     def branch_and_bound(self, graph: TaskGraph, workers: int) -> bool:
-        """Search the decision tree for part of the budget; True if it was exhausted."""
+        """Search the list scheduler's decisions for part of the budget; True if exhausted."""
         now = time.perf_counter()
-        tree = _DecisionTree(graph, self.durations, workers, self.best.position,
-                             self.best.makespan, self.target,
-                             now + BRANCH_SHARE * (self.deadline - now))
+        return self.explore(_DecisionTree(graph, self.durations, workers, self.best.position,
+                                          self.best.makespan, self.target,
+                                          now + BRANCH_SHARE * (self.deadline - now)))
+
+    def explore(self, tree: _Tree[Any, Any]) -> bool:
+        """Search `tree`, keep what it found; True if it was exhausted."""
         exhausted = tree.search()
         if tree.found is not None:
             self.evaluate(positions(tree.found))
@@ -327,14 +394,30 @@ class _Search:
         """An order from noisy keys: the upward ranks or `position`, with noise of a random
         size."""
         rng = self.rng
-        sigma = math.exp(rng.uniform(math.log(NOISE[0]), math.log(NOISE[1])))
+        low, high = self.policy.noise
+        sigma = math.exp(rng.uniform(math.log(low), math.log(high)))
         tasks = range(len(rank))
         if rng.random() < 0.5:
             keys = [-rank[v] * (1 + sigma * rng.random()) for v in tasks]
         else:
             spread = sigma * len(rank)
             keys = [position[v] + spread * rng.gauss(0.0, 1.0) for v in tasks]
-        return positions(sorted(tasks, key=lambda v: (keys[v], v)))
+        return self.policy.decode(keys)
+
+
+def _by_keys(keys: Sequence[float]) -> list[int]:
+    """A priority order from keys, lowest first (ties by task id)."""
+    return positions(sorted(range(len(keys)), key=lambda v: (keys[v], v)))
+
+
+def _start_order(start: Sequence[float], durations: Sequence[float],
+                 tie: Sequence[int]) -> list[int]:
+    """The position of each task in the order of `start`, for a schedule's start times: a
+    strict sequence that reproduces the schedule. Among equal starts, the shorter tasks
+    first (a zero-duration task's slot is free again at once), then by `tie` (the graph
+    order, so that each task comes after its dependencies)."""
+    return positions(sorted(range(len(start)),
+                            key=lambda v: (start[v], start[v] + durations[v], tie[v])))
 
 
 def _rules(graph: TaskGraph, durations: Sequence[float]) -> list[list[int]]:
@@ -358,15 +441,17 @@ def _rules(graph: TaskGraph, durations: Sequence[float]) -> list[list[int]]:
 
 
 class _ListModel:
-    """Plain list scheduling on `workers` identical slots: `Scheduler` when only slots bind.
+    """`Scheduler` on `workers` identical slots when only slots bind, several times faster.
 
-    The loop is `simulate`'s: start ready tasks by position while a slot is free, jump to the
-    next completion, report every completion of that instant, repeat. `preds` and `succs` may
-    be swapped to schedule the reversed graph.
+    `run` is plain list scheduling, with `simulate`'s loop: start ready tasks by position while
+    a slot is free, jump to the next completion, report every completion of that instant,
+    repeat. `run_strict` is the strict sequence. `preds` and `succs` may be swapped to schedule
+    the reversed graph.
     """
 
     def __init__(self, preds: Sequence[Sequence[int]], succs: Sequence[Sequence[int]],
                  durations: Sequence[float], workers: int) -> None:
+        self.preds = preds
         self.succs = succs
         self.durations = durations
         self.workers = workers
@@ -376,9 +461,7 @@ class _ListModel:
     def run(self, position: Sequence[int]) -> tuple[float, list[float]]:
         succs, durations = self.succs, self.durations
         waiting = self.waiting[:]
-        by_position = [0] * len(position)
-        for v, p in enumerate(position):
-            by_position[p] = v
+        by_position = positions(position)  # inverting a permutation twice gives it back
         ready = [position[v] for v in self.sources]
         heapify(ready)
         start = [0.0] * len(position)
@@ -401,6 +484,39 @@ class _ListModel:
                     waiting[s] -= 1
                     if not waiting[s]:
                         heappush(ready, position[s])
+
+    def run_strict(self, position: Sequence[int]) -> tuple[float, list[float]]:
+        """`position` as a strict start sequence: each task in turn starts at the earliest
+        time, no earlier than the task before it, when its dependencies have ended and one of
+        the slots (a heap of the times they free up) is free."""
+        preds, durations = self.preds, self.durations
+        start = [0.0] * len(position)
+        end = [0.0] * len(position)
+        slots = [0.0] * self.workers
+        now = 0.0
+        for v in positions(position):
+            now = max(now, slots[0], max((end[u] for u in preds[v]), default=0.0))
+            start[v] = now
+            end[v] = now + durations[v]
+            heapreplace(slots, end[v])
+        return max(end, default=0.0), start
+
+    def in_sequence(self, keys: Sequence[float]) -> list[int]:
+        """A start sequence from priority keys (lowest first): the ready task with the lowest
+        key next, so that every task comes after its dependencies."""
+        succs = self.succs
+        waiting = self.waiting[:]
+        ready = [(keys[v], v) for v in self.sources]
+        heapify(ready)
+        order = []
+        while ready:
+            v = heappop(ready)[1]
+            order.append(v)
+            for s in succs[v]:
+                waiting[s] -= 1
+                if not waiting[s]:
+                    heappush(ready, (keys[s], s))
+        return positions(order)
 
 
 def _simulator(graph: TaskGraph, resources: Resources, durations: Sequence[float]) -> Run:
@@ -547,84 +663,142 @@ Running = tuple[tuple[float, int], ...]
 """(end, task) of each running task, by end."""
 
 
-@dataclass(slots=True)
-class _Node:
-    """An instant where the scheduler chooses which ready tasks fill the free slots."""
-
-    now: float
-    running: Running
-    ready: list[int]
-    started: int
-    """The tasks started so far, as a bit mask."""
-    work: float
-    """The work of the tasks not started yet."""
-    choices: Iterator[tuple[int, ...]]
-    released: list[int]
-    """Successors whose count of unfinished dependencies reaching this node lowered."""
-    placed: int
-    """How many tasks the choice leading here appended to the sequence."""
+NodeT = TypeVar("NodeT")
+ChoiceT = TypeVar("ChoiceT")
 
 
-class _DecisionTree:
-    """Depth-first branch and bound over the choices of plain list scheduling.
+class _Tree(Generic[NodeT, ChoiceT]):
+    """Depth-first branch and bound with an explicit stack (the depth can be the number of
+    tasks), a clock read every `CLOCK_EVERY` nodes and a memory of states already explored.
 
-    A node is an instant where the scheduler chooses which ready tasks fill the free slots;
-    its children are the possible choices, the preferred order's first (ready tasks sorted by
-    its positions, so the first leaf is that order's own schedule). A child is pruned when it
-    cannot beat the incumbent: a task started at `now` ends the schedule no earlier than
-    `now` + its upward rank, a task left waiting starts no earlier than the next completion,
-    and the work still to do needs `now + work / workers`. States already explored (same
-    instant, same tasks started, same running tasks) are skipped. The depth is the number of
-    instants, so the tree is walked with an explicit stack, not recursion.
+    A subclass makes the root, a node's `_choices` (the preferred order's first, so the
+    first leaf is that order's own schedule), the child for one of them (None when pruned,
+    or a leaf: it records those with `_leaf`), and undoes in `_leave` what reaching a node
+    did.
     """
 
     def __init__(self, graph: TaskGraph, durations: Sequence[float], workers: int,
                  prefer: Sequence[int], incumbent: float, target: float,
                  deadline: float) -> None:
+        self.preds = graph.preds
         self.succs = graph.succs
         self.durations = durations
         self.workers = workers
         self.prefer = prefer
         self.rank = upward_rank(graph, durations)
         self.whole = all(float(d).is_integer() for d in durations)
-        self.waiting = [len(p) for p in graph.preds]
         self.incumbent = incumbent
         self.target = target
         self.deadline = deadline
         self.found: list[int] | None = None
         """The start order of the best schedule found, if it beats the first incumbent."""
         self.sequence: list[int] = []
-        self.seen: set[tuple[float, int, Running]] = set()
+        self.seen: set[Hashable] = set()
 
     def search(self) -> bool:
-        """Explore the tree; True when it was exhausted (no order does better)."""
-        ready = [v for v, w in enumerate(self.waiting) if not w]
-        stack = [self._node(0.0, (), ready, 0, float(sum(self.durations)), [], 0)]
+        """Explore the tree; True when it was exhausted (nothing beats the incumbent)."""
+        root = self._root()
+        stack = [(root, self._choices(root))]
         steps = 0
         try:
             while stack:
                 steps += 1
                 if steps % CLOCK_EVERY == 0 and time.perf_counter() >= self.deadline:
                     raise _Stop
-                chosen = next(stack[-1].choices, None)
+                node, choices = stack[-1]
+                chosen = next(choices, None)
                 if chosen is None:
-                    self._leave(stack.pop())
+                    self._leave(stack.pop()[0])
                     continue
-                child = self._choose(stack[-1], chosen)
+                child = self._choose(node, chosen)
                 if child is not None:
-                    stack.append(child)
+                    stack.append((child, self._choices(child)))
         except _Stop:
             return False
         return True
 
-    def _node(self, now: float, running: Running, ready: list[int], started: int,
-              work: float, released: list[int], placed: int) -> _Node:
-        ready = sorted(ready, key=self.prefer.__getitem__)
-        take = min(self.workers - len(running), len(ready))
-        return _Node(now, running, ready, started, work, combinations(ready, take), released,
-                     placed)
+    def _root(self) -> NodeT:
+        raise NotImplementedError
 
-    def _choose(self, node: _Node, chosen: tuple[int, ...]) -> _Node | None:
+    def _choices(self, node: NodeT) -> Iterator[ChoiceT]:
+        raise NotImplementedError
+
+    def _choose(self, node: NodeT, chosen: ChoiceT) -> NodeT | None:
+        raise NotImplementedError
+
+    def _leave(self, node: NodeT) -> None:
+        raise NotImplementedError
+
+    def _explored(self, state: Hashable) -> bool:
+        """Whether `state` was reached before (all below it was then explored, or pruned by
+        an incumbent no better than today's); remembered if not, up to `MEMO_LIMIT`."""
+        if state in self.seen:
+            return True
+        if len(self.seen) < MEMO_LIMIT:
+            self.seen.add(state)
+        return False
+
+    def _leaf(self, makespan: float) -> None:
+        if makespan < self.incumbent:
+            self.incumbent = makespan
+            self.found = list(self.sequence)
+            if makespan <= self.target:
+                raise _Stop
+
+    def _per_slot(self, work: float) -> float:
+        share = work / self.workers
+        return math.ceil(share) if self.whole else share
+
+
+@dataclass(slots=True)
+class _Instant:
+    """An instant where the list scheduler chooses which ready tasks fill the free slots."""
+
+    now: float
+    running: Running
+    ready: list[int]
+    """By preferred position."""
+    started: int
+    """The tasks started so far, as a bit mask."""
+    work: float
+    """The work of the tasks not started yet."""
+    released: list[int]
+    """Successors whose count of unfinished dependencies reaching this node lowered."""
+    placed: int
+    """How many tasks the choice leading here appended to the sequence."""
+
+
+class _DecisionTree(_Tree[_Instant, tuple[int, ...]]):
+    """Depth-first branch and bound over the choices of plain list scheduling.
+
+    A node is an instant where the scheduler chooses which ready tasks fill the free slots;
+    its children are the possible choices, the preferred order's first. A child is pruned
+    when it cannot beat the incumbent: a task started at `now` ends the schedule no earlier
+    than `now` + its upward rank, a task left waiting starts no earlier than the next
+    completion, and the work still to do needs `now + work / workers`. States already
+    explored (same instant, same tasks started, same running tasks) are skipped.
+    """
+
+    def __init__(self, graph: TaskGraph, durations: Sequence[float], workers: int,
+                 prefer: Sequence[int], incumbent: float, target: float,
+                 deadline: float) -> None:
+        super().__init__(graph, durations, workers, prefer, incumbent, target, deadline)
+        self.waiting = [len(p) for p in graph.preds]
+
+    def _root(self) -> _Instant:
+        ready = [v for v, w in enumerate(self.waiting) if not w]
+        return self._instant(0.0, (), ready, 0, float(sum(self.durations)), [], 0)
+
+    def _instant(self, now: float, running: Running, ready: list[int], started: int,
+                 work: float, released: list[int], placed: int) -> _Instant:
+        ready = sorted(ready, key=self.prefer.__getitem__)
+        return _Instant(now, running, ready, started, work, released, placed)
+
+    def _choices(self, node: _Instant) -> Iterator[tuple[int, ...]]:
+        """Which ready tasks fill the free slots: any of them, as many as fit."""
+        return combinations(node.ready, min(self.workers - len(node.running), len(node.ready)))
+
+    def _choose(self, node: _Instant, chosen: tuple[int, ...]) -> _Instant | None:
         """Start `chosen` at `node`: the node at the next completion, or None if pruned."""
         durations, rank, now = self.durations, self.rank, node.now
         if any(now + rank[v] >= self.incumbent for v in chosen):
@@ -648,7 +822,7 @@ class _DecisionTree:
         return self._advance(after, waiting, started, work, len(chosen))
 
     def _advance(self, running: list[tuple[float, int]], ready: list[int], started: int,
-                 work: float, placed: int) -> _Node | None:
+                 work: float, placed: int) -> _Instant | None:
         """Jump to the next completion and release the successors of what ends there."""
         now = running[0][0]
         ended = 0
@@ -661,29 +835,114 @@ class _DecisionTree:
             self.waiting[s] -= 1
             if not self.waiting[s]:
                 newly.append(s)
-        node = self._node(now, tuple(running[ended:]), ready + newly, started, work, released,
-                          placed)
-        state = (now, started, node.running)
-        if state in self.seen:
+        node = self._instant(now, tuple(running[ended:]), ready + newly, started, work,
+                             released, placed)
+        if self._explored((now, started, node.running)):
             self._leave(node)
             return None
-        if len(self.seen) < MEMO_LIMIT:
-            self.seen.add(state)
         return node
 
-    def _leave(self, node: _Node) -> None:
+    def _leave(self, node: _Instant) -> None:
         """Undo what reaching `node` did to the dependency counts and the sequence."""
         for s in node.released:
             self.waiting[s] += 1
         del self.sequence[len(self.sequence) - node.placed:]
 
-    def _leaf(self, makespan: float) -> None:
-        if makespan < self.incumbent:
-            self.incumbent = makespan
-            self.found = list(self.sequence)
-            if makespan <= self.target:
-                raise _Stop
 
-    def _per_slot(self, work: float) -> float:
-        share = work / self.workers
-        return math.ceil(share) if self.whole else share
+@dataclass(slots=True)
+class _Prefix:
+    """A strict sequence so far: its last task, started at `now`."""
+
+    now: float
+    running: Running
+    """The tasks placed that end after `now`."""
+    eligible: list[int]
+    """The tasks not placed whose dependencies all are, by preferred position."""
+    placed: int
+    """The tasks placed so far, as a bit mask."""
+    work: float
+    """The work of the tasks not placed yet."""
+    last: int
+    """The task placed last (-1 at the root)."""
+    newly: list[int]
+    """The tasks that placing `last` made eligible."""
+
+
+class _SequenceTree(_Tree[_Prefix, int]):
+    """Depth-first branch and bound over strict start sequences (the serial scheme).
+
+    A node is a prefix of the sequence; a child appends a task whose dependencies are all in
+    it, started as `Scheduler` would in strict mode: no earlier than the task before it, once
+    its dependencies have ended and a slot is free. Any schedule is reproduced or beaten by
+    its own start order (`makespan.scheduler`), so when this tree is exhausted no schedule at
+    all beats the incumbent. Pruned: a child whose start plus the upward rank of any task not
+    placed (none starts earlier) or whose work left per slot reaches the incumbent; and two
+    tasks starting at the same instant, the second eligible before the first was placed, in
+    decreasing id order: the other order starts both no later, and starting tasks no later
+    never delays the rest. States already explored are skipped.
+    """
+
+    def __init__(self, graph: TaskGraph, durations: Sequence[float], workers: int,
+                 prefer: Sequence[int], incumbent: float, target: float,
+                 deadline: float) -> None:
+        super().__init__(graph, durations, workers, prefer, incumbent, target, deadline)
+        self.missing = [len(p) for p in graph.preds]
+        """Per task, its dependencies not placed yet."""
+        self.end = [0.0] * len(durations)
+
+    def _root(self) -> _Prefix:
+        eligible = sorted((v for v, m in enumerate(self.missing) if not m),
+                          key=self.prefer.__getitem__)
+        return _Prefix(0.0, (), eligible, 0, float(sum(self.durations)), -1, [])
+
+    def _choices(self, node: _Prefix) -> Iterator[int]:
+        return iter(node.eligible)
+
+    def _choose(self, node: _Prefix, v: int) -> _Prefix | None:
+        """Append `v` to the prefix at `node`: the longer prefix, or None if pruned."""
+        end, rank, durations = self.end, self.rank, self.durations
+        slot = node.running[0][0] if len(node.running) == self.workers else node.now
+        now = self._earliest(node, slot, v)
+        if now == node.now and v < node.last and v not in node.newly:
+            return None
+        for u in node.eligible:
+            at = self._earliest(node, slot, u)
+            if at < now and at + durations[u] <= now:
+                return None  # u fits in the gap before v: placing it first is no worse
+        if any(now + rank[u] >= self.incumbent for u in node.eligible):
+            return None
+        end[v] = now + durations[v]
+        running = tuple(sorted([x for x in node.running if x[0] > now] + [(end[v], v)]))
+        work = node.work - durations[v]
+        if now + self._per_slot(sum(e - now for e, _ in running) + work) >= self.incumbent:
+            return None
+        self.sequence.append(v)
+        if len(self.sequence) == len(self.durations):
+            self._leaf(running[-1][0])
+            self.sequence.pop()
+            return None
+        newly = []
+        for s in self.succs[v]:
+            self.missing[s] -= 1
+            if not self.missing[s]:
+                newly.append(s)
+        eligible = sorted([u for u in node.eligible if u != v] + newly,
+                          key=self.prefer.__getitem__)
+        child = _Prefix(now, running, eligible, node.placed | 1 << v, work, v, newly)
+        if self._explored((now, child.placed, running, v)):
+            self._leave(child)
+            return None
+        return child
+
+    def _earliest(self, node: _Prefix, slot: float, v: int) -> float:
+        """When `v`, placed next, starts: no earlier than the last task, the first free slot
+        and the ends of its dependencies."""
+        return max(node.now, slot, max((self.end[u] for u in self.preds[v]), default=0.0))
+
+    def _leave(self, node: _Prefix) -> None:
+        """Undo what placing `node.last` did to the dependency counts and the sequence."""
+        if node.last < 0:
+            return  # the root
+        for s in self.succs[node.last]:
+            self.missing[s] += 1
+        self.sequence.pop()

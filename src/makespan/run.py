@@ -94,7 +94,7 @@ def run_graph(
     if listen is not None:
         listen(record)
     engine = Engine(graph, resources, durations, prediction.position, make_executor, record,
-                    logs, options)
+                    logs, options, prediction.strict)
     if on_engine is not None:
         on_engine(engine)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

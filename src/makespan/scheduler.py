@@ -20,6 +20,18 @@ reservation: it ends before then, or it uses only what the reserved task will no
 memory or a lock: it gets the reservation either way. The backfill scan passes over at most
 `BACKFILL_DEPTH` blocked tasks per call, which keeps a call cheap when many ready tasks are
 blocked by memory; the tasks it starts do not count against that depth.
+
+Strict sequence. With `strict=True` the position is a start *sequence* instead of a
+priority: a task starts only once every task before it in the sequence has started, so no
+task overtakes the head and nothing backfills past it; the head starts as soon as its
+dependencies have ended and it fits. This is the serial schedule-generation scheme, and it
+can leave a slot idle while a task is ready, which some optimal schedules need and list
+scheduling never does. On one pool of identical slots, running a schedule's tasks strictly
+in the order of their start times starts each of them no later than the schedule does (by
+induction along the sequence: the tasks still running at a task's old start time ran there
+too), so any schedule, an optimal one included, is reproduced or beaten by its own start
+order. The sequence must list every task after its dependencies (else the head could wait
+for a task behind it forever).
 """
 
 from __future__ import annotations
@@ -63,7 +75,8 @@ class Scheduler:
 
     `durations` are the estimates used to place reservations; `position` gives each task's
     priority (0 first), by default critical path first (`makespan.priority`); `memory` is each
-    task's demand in bytes (by default its estimate, 0 when it has none).
+    task's demand in bytes (by default its estimate, 0 when it has none). With `strict`,
+    `position` is a start sequence (see the module docstring).
     """
 
     def __init__(
@@ -73,6 +86,8 @@ class Scheduler:
         durations: Sequence[float],
         position: Sequence[int],
         memory: Sequence[int] | None = None,
+        *,
+        strict: bool = False,
     ) -> None:
         tasks = graph.tasks
         self.graph = graph
@@ -86,9 +101,14 @@ class Scheduler:
         for task, demand in zip(tasks, self.memory, strict=True):
             self._check_fits(task, demand)
 
+        self.strict = strict
+        if strict:
+            _check_sequence(graph, position)
         self._by_position = [0] * len(tasks)
         for v, p in enumerate(position):
             self._by_position[p] = v
+        self._head = 0
+        """Strict: the position of the next task of the sequence to start."""
         self._waiting = [len(p) for p in graph.preds]
         self._ready: dict[str, list[int]] = {pool: [] for pool in POOLS}
         self._free_slots: dict[str, list[int]] = {
@@ -107,6 +127,8 @@ class Scheduler:
 
     def start(self, now: float) -> list[Start]:
         """The tasks to start at time `now`, best first; they count as running from `now`."""
+        if self.strict:
+            return self._start_in_sequence(now)
         started: list[Start] = []
         blocked: list[int] = []
         reservation: _Reservation | None = None
@@ -226,6 +248,21 @@ class Scheduler:
             return None
         return self._by_position[best]
 
+    def _start_in_sequence(self, now: float) -> list[Start]:
+        """Strict: start the head of the sequence while it is ready and fits, skipping the
+        tasks given up on. Every task before the head has started, so a ready head is the
+        best ready task of its pool."""
+        started: list[Start] = []
+        while self._head < len(self._by_position):
+            v = self._by_position[self._head]
+            if not self._given_up[v]:
+                if self._waiting[v] or not self._fits(v):
+                    break
+                heapq.heappop(self._ready[self._pool[v]])
+                started.append(self._launch(v, now))
+            self._head += 1
+        return started
+
     def _fits(self, v: int) -> bool:
         return (
             self._slots_needed[v] <= len(self._free_slots[self._pool[v]])
@@ -299,3 +336,12 @@ class Scheduler:
                 f"{self.resources.slots(task.kind)} exist",
                 task=task.name, field="slots",
             )
+
+
+def _check_sequence(graph: TaskGraph, position: Sequence[int]) -> None:
+    """A strict sequence must put every task after its dependencies."""
+    for v, preds in enumerate(graph.preds):
+        for u in preds:
+            if position[u] > position[v]:
+                raise ValueError(f"the strict sequence starts {graph.tasks[v].name!r} "
+                                 f"before its dependency {graph.tasks[u].name!r}")

@@ -37,13 +37,18 @@ def simulate(
     resources: Resources,
     durations: Sequence[float] | None = None,
     position: Sequence[int] | None = None,
+    *,
+    strict: bool = False,
 ) -> Schedule:
-    """Run the scheduling policy on a virtual clock with the given (or estimated) durations."""
+    """Run the scheduling policy on a virtual clock with the given (or estimated) durations.
+
+    `strict`: `position` is a start sequence (`Scheduler`'s strict mode), not a priority.
+    """
     if durations is None:
         durations = graph.estimates()
     if position is None:
         position = critical_path_first(graph, durations)
-    scheduler = Scheduler(graph, resources, durations, position)
+    scheduler = Scheduler(graph, resources, durations, position, strict=strict)
     n = len(graph)
     start = [0.0] * n
     end = [0.0] * n

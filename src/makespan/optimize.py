@@ -1,4 +1,4 @@
-"""Searching for a priority order that beats plain critical-path-first list scheduling.
+"""Searching for an order that beats plain critical-path-first list scheduling.
 
 Problem
 -------
@@ -16,23 +16,34 @@ critical path first (upward rank, `makespan.priority`) is only a good guess. On 
         w1  b b b a c               a d d d
         w2  d d d                   b b b c
 
+Some graphs need more than a better order: a list scheduler never leaves a slot idle while a
+task is ready, and their optimal schedules do (tests/test_optimize.py draws one). For those the
+scheduler has a strict mode, where the position is a start *sequence* that no task overtakes
+(`makespan.scheduler`); any schedule, run strictly in the order of its start times, comes
+back no longer, so the best strict sequence is an optimal schedule.
+
 Objectives, in order
 --------------------
-1. The result is a position per task that `Scheduler` runs as it is: the makespan reported is
-   `simulate(graph, resources, durations, position).makespan`, the prediction of the very
-   policy the engine will use. No other algorithm produces the schedule. This has a price: a
-   list scheduler never leaves a slot idle while a task is ready, and some graphs need that
-   to be optimal (tests/test_optimize.py draws one). The best we can find is the best *list*
-   schedule.
-2. Never worse than critical path first: that order is the first candidate.
-3. Stop as soon as the best order reaches a lower bound (it is then optimal) or is proven to
-   be the best any order can give, and never run past the time budget.
+1. The result is a position per task that `Scheduler` runs as it is, as a priority or (with
+   `Improved.strict`) as a strict sequence: the makespan reported is
+   `simulate(graph, resources, durations, position, strict=strict).makespan`, the prediction
+   of the very policy the engine will use. No other algorithm produces the schedule.
+2. Never worse than critical path first: that order is the first candidate. A strict
+   sequence is kept only when it is strictly shorter than every priority order found (a
+   strict run holds back the tasks behind a late one, so it suffers more when real
+   durations differ from the estimates).
+3. Stop as soon as the best order reaches a lower bound (it is then optimal) or is proven
+   optimal, and never run past the time budget. Branch and bound over priority orders only
+   proves that no *order* does better, which is no proof of optimality: the search then
+   gives the rest of its budget to strict sequences, whose own branch and bound does prove
+   it (`Improved.proven`).
 4. Deterministic: one seeded random generator, no hash or clock order. Only the budget (how
    far the search gets before it stops) can change the result.
 
 Approach
 --------
-Every candidate order is scored by simulating it, and the best one is kept.
+Every candidate order is scored by simulating it, and the best one is kept. First priority
+orders (list scheduling):
 
 1. *Rules*: critical path first, then the longest path through the task (upward + downward
    rank), upward rank with the longest or the shortest task first, most successors, longest
@@ -45,21 +56,35 @@ Every candidate order is scored by simulating it, and the best one is kept.
    left): each time more tasks are ready than slots are free, the scheduler starts some of
    them; any such choice is what some order does, and a schedule's start order reproduces it.
    Depth first, the best order's choices first, pruned by upward rank and by the work left per
-   slot. When the tree is exhausted no order can do better and the search stops.
-4. *Random keys* until done: the upward ranks, or the positions of a current order, with noise
-   of a random size, each candidate followed by forward-backward improvement. The current
-   order moves to every candidate that is no longer, so the walk crosses the plateaus of equal
+   slot. When the tree is exhausted no order can do better.
+4. *Random keys*: the upward ranks, or the positions of a current order, with noise of a
+   random size, each candidate followed by forward-backward improvement. The current order
+   moves to every candidate that is no longer, so the walk crosses the plateaus of equal
    makespans that whole-number durations make, and returns to the best order when stuck.
+   On the fast path it gets `LIST_SHARE` of what is left, none once step 3 is exhausted.
+
+Then, on the fast path, strict sequences, from the best list schedule's start order (which,
+run strictly, is the same schedule) until the budget ends:
+
+5. *Forward-backward improvement* (double justification, the classic improvement of the
+   serial schedule-generation scheme in the RCPSP literature), as in step 2, both passes
+   strict: each pass runs the other's start order, which it reproduces or shortens.
+6. *Branch and bound* over sequences (`_SequenceTree`, a quarter of what is left): exhausted,
+   it proves the best schedule optimal; it is what solves small graphs.
+7. *Random keys* as in step 4, with larger noise (`SEQUENCE_NOISE`), each made a sequence
+   with every task after its dependencies (`_ListModel.in_sequence`).
 
 Fast path. When nothing but slots can hold a task back (one pool, one slot per task, no locks,
-memory for all tasks at once), `Scheduler` is plain list scheduling, and `_ListModel` computes
-the same start times several times faster; tests/test_optimize.py checks the two agree on
-random graphs. Otherwise candidates are scored by `simulate` itself, and step 3 is skipped.
+memory for all tasks at once), `Scheduler` is plain list scheduling, or the serial scheme in
+strict mode, and `_ListModel` computes the same start times several times faster;
+tests/test_optimize.py checks the two agree on random graphs. Otherwise candidates are scored
+by `simulate` itself, steps 3 and 5 to 7 are skipped, and the order is a priority.
 
 The lower bound to stop at is the caller's, raised on the fast path by `shape_bound`.
 
-Why no solver library (OR-Tools CP-SAT, say): its optimal schedules may idle a slot, which no
-priority order reproduces (objective 1), and it is a large dependency for a one-second search.
+Why no solver library (OR-Tools CP-SAT, say): its optimal schedules would still have to be
+turned into a sequence the scheduler runs (their start order would do), and it is a large
+dependency for a one-second search.
 """
 
 from __future__ import annotations
@@ -139,7 +164,8 @@ def improve(
     budget: float,
     lower_bound: float = 0.0,
 ) -> Improved:
-    """The best priority order found within `budget` seconds (never worse than the default).
+    """The best order found within `budget` seconds (never worse than the default): a
+    priority, or a strict sequence where that is shorter.
 
     `lower_bound` is a makespan no schedule can beat (the caller's, e.g. max(span, work / P));
     the search stops as soon as it reaches it. The default order is always simulated, even
@@ -461,7 +487,7 @@ class _ListModel:
     def run(self, position: Sequence[int]) -> tuple[float, list[float]]:
         succs, durations = self.succs, self.durations
         waiting = self.waiting[:]
-        by_position = positions(position)  # inverting a permutation twice gives it back
+        by_position = positions(position)  # the inverse permutation: the tasks in order
         ready = [position[v] for v in self.sources]
         heapify(ready)
         start = [0.0] * len(position)

@@ -47,9 +47,10 @@ WAIT = 20.0
 # Module-level, so Dask workers import them by reference.
 
 
-def wait_file(path: str, timeout: float = WAIT) -> bool:
+def wait_file(*paths: str, timeout: float = WAIT) -> bool:
+    """Wait until one of `paths` exists (at most `timeout` seconds); whether one does."""
     deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
+    while not any(os.path.exists(path) for path in paths):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)
@@ -96,6 +97,35 @@ def note(log: str, name: str, release: str | None = None) -> None:
 def block(started: str, release: str) -> None:
     Path(started).touch()
     wait_file(release)
+
+
+def flaky(marker: str, n: int) -> int:
+    """Fail on the first attempt, return `n` on the next."""
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        raise RuntimeError("first attempt fails")
+    return n
+
+
+def boom(*_: Any) -> None:
+    raise RuntimeError("kaboom")
+
+
+def touch(path: str, *_: Any) -> None:
+    Path(path).touch()
+
+
+def write(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+def read(path: str) -> str:
+    return Path(path).read_text()
+
+
+def known(prefixes: list[str], dask_scheduler: Any) -> list[str]:
+    """The keys the scheduler holds that start with one of `prefixes`."""
+    return sorted(str(key) for key in dask_scheduler.tasks if str(key).startswith(tuple(prefixes)))
 
 
 def waiting(prefix: str, dask_worker: Any) -> bool:
@@ -288,6 +318,88 @@ def test_dask_runs_what_makespan_handed_ahead_in_makespan_order(single: Any,
     assert results.status == "ok"
     order = Path(log).read_text().split()
     assert [name for name in order if name != "pre"] == ["gate", "hi", "low1", "low2", "low3"]
+
+
+# ---------------------------------------------------------------------------- staging ahead
+
+
+def run_and_look(client: Any, graph: Graph, root: Path, started: list[Path],
+                 prefixes: list[str], **options: Any) -> list[str]:
+    """Run `graph`; once a task has made one of `started`, note which keys starting with
+    `prefixes` the scheduler holds, then touch root/release. Returns those keys' task names."""
+    seen: list[str] = []
+
+    def look_then_release() -> None:
+        wait_file(*map(str, started))
+        seen.extend(key.split("-")[0] for key in client.run_on_scheduler(known, prefixes))
+        (root / "release").touch()
+
+    looker = threading.Thread(target=look_then_release)
+    looker.start()
+    try:
+        results = graph.run(backend="dask", client=client, root=root, **options)
+    finally:
+        (root / "release").touch()
+        looker.join()
+    assert results.status == "ok"
+    return seen
+
+
+def test_python_tasks_are_handed_over_before_their_dependencies_end(pair: Any,
+                                                                      root: Path) -> None:
+    """The whole chain reaches the scheduler while its first task still runs: Dask starts each
+    next task itself, with no round trip through makespan."""
+    graph = Graph()
+    first = graph.add(block, str(root / "first.started"), str(root / "release"), name="chain0")
+    second = graph.add(value, 2, deps=[first], name="chain1")
+    graph.add(total, second, 1, name="chain2")
+    seen = run_and_look(pair, graph, root, [root / "first.started"], ["chain1-", "chain2-"])
+    assert seen == ["chain1", "chain2"]
+
+
+def test_a_budget_tighter_than_the_cluster_still_holds(pair: Any, root: Path) -> None:
+    """-j 1 on a cluster of 2 CPUs: Dask would run two CPU tasks at once, so nothing is handed
+    over ahead of makespan's admission; the second task reaches Dask once the first ended."""
+    graph = Graph()
+    started = [root / "one.started", root / "two.started"]
+    for n, path in enumerate(started, start=1):
+        graph.add(block, str(path), str(root / "release"), name=f"solo{n}")
+    seen = run_and_look(pair, graph, root, started, ["solo1-", "solo2-"], workers=1)
+    assert len(seen) == 1
+
+
+def test_staged_dependents_follow_a_retried_dependency(pair: Any, root: Path) -> None:
+    graph = Graph()
+    first = graph.add(flaky, str(root / "tried"), 5, retries=1, name="flaky")
+    after = graph.add(total, first, 1, name="after")
+    results = graph.run(backend="dask", client=pair, root=root)
+    assert results[after] == 6
+    rows = {r["name"]: r for r in results.record["tasks"]}
+    assert (rows["flaky"]["attempts"], rows["after"]["attempts"]) == (2, 1)
+
+
+def test_nothing_staged_after_a_failure_runs(pair: Any, root: Path) -> None:
+    """Keep going: the dependents of a failed call and of a failed command are skipped, and
+    none of them ran on the cluster, even though Dask held some of them already."""
+    graph = Graph()
+    bad = graph.add(boom, name="bad")
+    graph.add(touch, str(root / "data.ran"), bad, name="data")
+    graph.add(touch, str(root / "order.ran"), deps=[bad], name="order")
+    command = graph.add("exit 3", name="command")
+    graph.add(touch, str(root / "command.ran"), deps=[command], name="after-command")
+    results = graph.run(backend="dask", client=pair, root=root, keep_going=True)
+    rows = {r["name"]: r["status"] for r in results.record["tasks"]}
+    assert rows == {"bad": "failed", "data": "skipped", "order": "skipped",
+                    "command": "failed", "after-command": "skipped"}
+    assert not [p.name for p in root.glob("*.ran")]
+
+
+def test_an_order_only_dependency_is_waited_for(pair: Any, root: Path) -> None:
+    graph = Graph()
+    writer = graph.add(write, str(root / "note"), "hello", name="writer")
+    reader = graph.add(read, str(root / "note"), deps=[writer], name="reader")
+    results = graph.run(backend="dask", client=pair, root=root)
+    assert results[reader] == "hello"
 
 
 # ---------------------------------------------------------------------------- faults

@@ -318,7 +318,8 @@ def _execute(project: _Project, args: argparse.Namespace, console: Console,
         if client is not None:
             from makespan.executors.dask import DaskExecutor
 
-            return DaskExecutor(reactor, on_done, client, str(root), prediction.position)
+            return DaskExecutor(reactor, on_done, client, str(root), prediction.position,
+                                graph, resources)
         return CommandExecutor(reactor, root, on_done, sink)
 
     options = RunOptions(keep_going=args.keep_going,

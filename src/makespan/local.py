@@ -87,7 +87,8 @@ def run_on_dask(graph: TaskGraph, workers: int | None, io_workers: int | None,
         ordering = order_for_run(graph, resources, durations, optimize)
 
         def make_executor(reactor: Reactor, on_done: OnDone) -> Executor:
-            return DaskExecutor(reactor, on_done, client, str(root), ordering.position)
+            return DaskExecutor(reactor, on_done, client, str(root), ordering.position,
+                                graph, resources)
 
         result = run_graph(graph, resources, durations, ordering, make_executor, root,
                            RunOptions(keep_going=keep_going),

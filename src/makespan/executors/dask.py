@@ -3,15 +3,18 @@
     engine --start(job)--> client.submit(priority, resources, deps' futures) --> worker thread
     engine <--on_done----- Reactor.run_here <-- Dask's callback thread <-- future done --'
 
-makespan's scheduler still decides what starts and when (slots, memory, locks): Dask only ever
-holds the tasks makespan admitted. Dask places them, and makespan's budgets travel with each
-task as Dask annotations: its priority (so a worker's queue agrees with makespan's order) and,
-on workers that declare them as resources, a CPU task's slots as `CPU` and any task's memory
-estimate as `MEMORY` bytes. A worker runs a task only while it has that much of each left, so
-two big-memory tasks are never co-scheduled on one worker past its MEMORY, and a task that no
-worker could ever hold is refused before the run starts. I/O tasks run on the threads a worker
-has beyond its CPU units and carry no slot resource: a Dask worker looks only at the best of its
-waiting constrained tasks, so an I/O task annotated like a CPU one could wait behind a CPU task.
+makespan's scheduler decides what starts and when (slots, memory, locks), with one exception:
+Python tasks whose every limit Dask enforces are handed over ahead, as soon as their
+dependencies have been (`stageable`), so Dask starts them the moment those end instead of one
+round trip through makespan later; makespan's admission then only finds them handed over. Dask
+places the tasks, and makespan's budgets travel with each task as Dask annotations: its
+priority (so a worker's queue agrees with makespan's order) and, on workers that declare them
+as resources, a CPU task's slots as `CPU` and any task's memory estimate as `MEMORY` bytes. A
+worker runs a task only while it has that much of each left, so two big-memory tasks are never
+co-scheduled on one worker past its MEMORY, and a task that no worker could ever hold is
+refused before the run starts. I/O tasks run on the threads a worker has beyond its CPU units
+and carry no slot resource: a Dask worker looks only at the best of its waiting constrained
+tasks, so an I/O task annotated like a CPU one could wait behind a CPU task.
 
 Results stay on the workers: a Python task's value is its Dask future, passed as an argument to
 the tasks that need it (Dask moves the data between workers) and gathered once, when the run
@@ -139,6 +142,15 @@ class Offer:
     total: Mapping[str, float]
     most: Mapping[str, float]
 
+    def unbinding(self, resources: Resources) -> set[str]:
+        """The pools whose makespan budget is no tighter than what Dask enforces for them: a
+        CPU task holds the CPU resource where workers declare it (else any thread), an I/O
+        task any thread."""
+        cpu = int(self.total.get(CPU, self.threads))
+        return {pool for pool, mine, theirs in (("cpu", resources.cpu, cpu),
+                                                ("io", resources.io, self.threads))
+                if mine >= theirs}
+
     def requests(self, task: Task) -> dict[str, float] | None:
         """The Dask resources `task` holds while it runs (None: it may run on any thread)."""
         wanted = {CPU: task.slots if task.kind == "cpu" else 0, MEMORY: task.memory or 0}
@@ -185,14 +197,24 @@ def cluster_resources(client: Any, graph: TaskGraph, workers: int | None,
 
 
 class DaskExecutor:
+    """Hands makespan's admitted tasks to a Dask cluster, and stages ahead of admission the
+    Python tasks that Dask itself can hold back safely (see `stageable`)."""
+
     def __init__(self, reactor: Reactor, on_done: OnDone, client: Any, root: str,
-                 priority: Sequence[int]) -> None:
+                 priority: Sequence[int], graph: TaskGraph, resources: Resources) -> None:
         self._reactor = reactor
+        self._graph = graph
+        self._offer = offer(client)
+        self._stageable = stageable(graph, self._offer.unbinding(resources))
+        self._futures: dict[int, Any] = {}
+        """The current future of every task handed to Dask, admitted or staged."""
+        self._staged: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+        """Staged tasks not yet admitted: their future and the futures it was given."""
+        self._began = False
         self._on_done = on_done
         self._client = client
         self._root = root
         self._priority = priority
-        self._offer = offer(client)
         self._run = secrets.token_hex(4)
         self._running: dict[int, tuple[Job, Any]] = {}
         self._stops: dict[int, bool] = {}
@@ -207,16 +229,74 @@ class DaskExecutor:
             comm, interval = self._batching
             queues = len(self._running) >= self._offer.threads
             comm.interval = interval if queues else min(interval, SEND_INTERVAL)
-        options = {"key": f"{task.name}-{job.attempt}-{self._run}", "pure": False,
-                   "priority": -self._priority[job.id], "resources": self._offer.requests(task)}
-        if isinstance(task.run, Call):
-            future = self._client.submit(call, task.name, task.run, dict(job.inputs), **options)
-        else:
-            cwd = self._root if task.cwd is None else os.path.join(self._root, task.cwd)
-            future = self._client.submit(run_command, options["key"], task.run, cwd,
-                                         dict(task.env), **options)
+        future = self._staged_future(job)
+        if future is None:
+            if isinstance(task.run, Call):
+                future = self._submit(job.id, job.attempt, dict(job.inputs))
+            else:
+                options = self._options(job.id, job.attempt)
+                cwd = self._root if task.cwd is None else os.path.join(self._root, task.cwd)
+                future = self._client.submit(run_command, options["key"], task.run, cwd,
+                                             dict(task.env), **options)
+            self._futures[job.id] = future
         self._running[job.id] = (job, future)
         future.add_done_callback(lambda f: self._finished(job, f))
+        if not self._began:
+            self._began = True
+            self._stage(self._graph.order)
+        else:
+            self._stage(self._graph.succs[job.id])
+
+    def _options(self, v: int, attempt: int | str) -> dict[str, Any]:
+        """Submit options; the key names the attempt, or "ahead" for a staged task (whose key
+        must differ from its resubmission's, should a retry upstream make it stale)."""
+        return {"key": f"{self._graph.tasks[v].name}-{attempt}-{self._run}", "pure": False,
+                "priority": -self._priority[v],
+                "resources": self._offer.requests(self._graph.tasks[v])}
+
+    def _submit(self, v: int, attempt: int | str, inputs: dict[str, Any], *after: Any) -> Any:
+        task = self._graph.tasks[v]
+        return self._client.submit(call, task.name, task.run, inputs, *after,
+                                   **self._options(v, attempt))
+
+    def _stage(self, candidates: Sequence[int]) -> None:
+        """Submit, ahead of admission, every stageable task among `candidates` (and then among
+        their successors) whose dependencies all have a future: Dask starts it the moment they
+        end, without waiting for makespan to hear of it and answer."""
+        graph, futures = self._graph, self._futures
+        todo = list(candidates)
+        while todo:
+            v = todo.pop()
+            if v in futures or not self._stageable[v] or any(p not in futures
+                                                              for p in graph.preds[v]):
+                continue
+            run = graph.tasks[v].run
+            assert isinstance(run, Call)
+            refs = set(run.refs)
+            inputs = {name: futures[graph.index[name]] for name in refs}
+            after = [futures[p] for p in graph.preds[v] if graph.tasks[p].name not in refs]
+            try:
+                future = self._submit(v, "ahead", inputs, *after)
+            except Exception:  # e.g. an argument that cannot be pickled: that is the task's
+                self._stageable[v] = False  # failure, reported when makespan admits it
+                continue
+            futures[v] = future
+            self._staged[v] = (future, tuple(futures[p] for p in graph.preds[v]))
+            todo.extend(graph.succs[v])
+
+    def _staged_future(self, job: Job) -> Any:
+        """The future staged for `job`, if it still stands: a dependency retried since then
+        has a new future, which the staged one does not wait for."""
+        staged = self._staged.pop(job.id, None)
+        if staged is None:
+            return None
+        future, given = staged
+        current = tuple(self._futures[p] for p in self._graph.preds[job.id])
+        if job.attempt == 1 and all(a is b for a, b in zip(given, current, strict=True)):
+            return future
+        self._client.cancel([future])
+        del self._futures[job.id]
+        return None
 
     def stop(self, task: int, force: bool) -> None:
         """Stops asked for in one engine step go out together once it ends, in one message to
@@ -234,10 +314,14 @@ class DaskExecutor:
             comm, interval = self._batching
             comm.interval = interval
         running = list(self._running.values())
+        staged = [future for future, _ in self._staged.values()]
         self._running.clear()
+        self._staged.clear()
         self._stops.clear()
         with contextlib.suppress(Exception):  # a cluster that is gone runs nothing any more
             self._stop_now([(job, future, True) for job, future in running])
+            if staged:
+                self._client.cancel(staged)
 
     def _send_stops(self) -> None:
         stops, self._stops = self._stops, {}
@@ -318,8 +402,25 @@ class Raised(Exception):
         return (Raised, (self.failure,))
 
 
-def call(name: str, run: Call, inputs: Mapping[str, Any]) -> Any:
-    """Run a Python task; its value stays on this worker."""
+def stageable(graph: TaskGraph, pools: set[str]) -> list[bool]:
+    """Which tasks may be handed to Dask before makespan admits them.
+
+    A staged task runs as soon as its dependencies end and a worker has the resources it is
+    annotated with, so only tasks whose every limit Dask enforces qualify: Python calls (a
+    failure on the way raises in every staged task after it, so none of them runs) of one of
+    `pools` (whose makespan budget Dask enforces as it is), with no memory estimate (makespan
+    admits those against its budget) and no lock, whose dependencies are all Python calls too
+    (a command that fails still returns, and would let them run).
+    """
+    calls = [isinstance(task.run, Call) for task in graph.tasks]
+    return [calls[v] and task.kind in pools and not task.memory and not task.locks
+            and all(calls[p] for p in preds)
+            for v, (task, preds) in enumerate(zip(graph.tasks, graph.preds, strict=True))]
+
+
+def call(name: str, run: Call, inputs: Mapping[str, Any], *after: Any) -> Any:
+    """Run a Python task; its value stays on this worker. `after` are the values of the tasks
+    it only follows, passed so that a staged task waits for them; they are not used."""
     outcome = invoke(name, run, inputs)
     failure = outcome.failure
     if failure is None:

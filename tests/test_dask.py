@@ -347,13 +347,16 @@ def run_and_look(client: Any, graph: Graph, root: Path, started: list[Path],
 
 def test_python_tasks_are_handed_over_before_their_dependencies_end(pair: Any,
                                                                       root: Path) -> None:
-    """The whole chain reaches the scheduler while its first task still runs: Dask starts each
-    next task itself, with no round trip through makespan."""
+    """A short task reaches the scheduler while the task it needs still runs, so Dask starts it
+    with no round trip through makespan; a task estimated longer (or not at all) waits for
+    makespan's admission."""
     graph = Graph()
     first = graph.add(block, str(root / "first.started"), str(root / "release"), name="chain0")
-    second = graph.add(value, 2, deps=[first], name="chain1")
-    graph.add(total, second, 1, name="chain2")
-    seen = run_and_look(pair, graph, root, [root / "first.started"], ["chain1-", "chain2-"])
+    second = graph.add(value, 2, deps=[first], name="chain1", estimate="1ms")
+    third = graph.add(total, second, 1, name="chain2", estimate="1ms")
+    graph.add(total, third, 1, name="chain3")
+    seen = run_and_look(pair, graph, root, [root / "first.started"],
+                        ["chain1-", "chain2-", "chain3-"])
     assert seen == ["chain1", "chain2"]
 
 
@@ -363,15 +366,15 @@ def test_a_budget_tighter_than_the_cluster_still_holds(pair: Any, root: Path) ->
     graph = Graph()
     started = [root / "one.started", root / "two.started"]
     for n, path in enumerate(started, start=1):
-        graph.add(block, str(path), str(root / "release"), name=f"solo{n}")
+        graph.add(block, str(path), str(root / "release"), name=f"solo{n}", estimate="1ms")
     seen = run_and_look(pair, graph, root, started, ["solo1-", "solo2-"], workers=1)
     assert len(seen) == 1
 
 
 def test_staged_dependents_follow_a_retried_dependency(pair: Any, root: Path) -> None:
     graph = Graph()
-    first = graph.add(flaky, str(root / "tried"), 5, retries=1, name="flaky")
-    after = graph.add(total, first, 1, name="after")
+    first = graph.add(flaky, str(root / "tried"), 5, retries=1, name="flaky", estimate="1ms")
+    after = graph.add(total, first, 1, name="after", estimate="1ms")
     results = graph.run(backend="dask", client=pair, root=root)
     assert results[after] == 6
     rows = {r["name"]: r for r in results.record["tasks"]}
@@ -382,11 +385,12 @@ def test_nothing_staged_after_a_failure_runs(pair: Any, root: Path) -> None:
     """Keep going: the dependents of a failed call and of a failed command are skipped, and
     none of them ran on the cluster, even though Dask held some of them already."""
     graph = Graph()
-    bad = graph.add(boom, name="bad")
-    graph.add(touch, str(root / "data.ran"), bad, name="data")
-    graph.add(touch, str(root / "order.ran"), deps=[bad], name="order")
+    bad = graph.add(boom, name="bad", estimate="1ms")
+    graph.add(touch, str(root / "data.ran"), bad, name="data", estimate="1ms")
+    graph.add(touch, str(root / "order.ran"), deps=[bad], name="order", estimate="1ms")
     command = graph.add("exit 3", name="command")
-    graph.add(touch, str(root / "command.ran"), deps=[command], name="after-command")
+    graph.add(touch, str(root / "command.ran"), deps=[command], name="after-command",
+              estimate="1ms")
     results = graph.run(backend="dask", client=pair, root=root, keep_going=True)
     rows = {r["name"]: r["status"] for r in results.record["tasks"]}
     assert rows == {"bad": "failed", "data": "skipped", "order": "skipped",
@@ -396,8 +400,8 @@ def test_nothing_staged_after_a_failure_runs(pair: Any, root: Path) -> None:
 
 def test_an_order_only_dependency_is_waited_for(pair: Any, root: Path) -> None:
     graph = Graph()
-    writer = graph.add(write, str(root / "note"), "hello", name="writer")
-    reader = graph.add(read, str(root / "note"), deps=[writer], name="reader")
+    writer = graph.add(write, str(root / "note"), "hello", name="writer", estimate="1ms")
+    reader = graph.add(read, str(root / "note"), deps=[writer], name="reader", estimate="1ms")
     results = graph.run(backend="dask", client=pair, root=root)
     assert results[reader] == "hello"
 

@@ -56,6 +56,9 @@ SEND_INTERVAL = 0.002
 makespan handed over has a thread to run on. Dask's fixed 10 ms was then half of a task's
 dispatch time, with a thread idle meanwhile; once tasks queue on the workers (makespan told to
 admit ahead of them), Dask's own batching is kept: there it saves more than it delays."""
+STAGE_BELOW = 0.05
+"""Seconds: tasks estimated shorter are handed to Dask ahead of admission (see `stageable`).
+A round trip through makespan costs about 10 ms on a LocalCluster, more between machines."""
 CPU = "CPU"
 """The Dask worker resource for CPU slots (as in `dask worker --resources CPU=4`)."""
 MEMORY = "MEMORY"
@@ -405,6 +408,11 @@ class Raised(Exception):
 def stageable(graph: TaskGraph, pools: set[str]) -> list[bool]:
     """Which tasks may be handed to Dask before makespan admits them.
 
+    Only short ones: estimated under STAGE_BELOW. Dask places a task on a worker as soon as it
+    is ready, so a handed-over task may wait there behind others while another worker is free;
+    for a short task that costs less than the round trip it saves, but a longer one is placed
+    better by makespan's own admission, which hands it over when a slot frees.
+
     A staged task runs as soon as its dependencies end and a worker has the resources it is
     annotated with, so only tasks whose every limit Dask enforces qualify: Python calls (a
     failure on the way raises in every staged task after it, so none of them runs) of one of
@@ -413,7 +421,8 @@ def stageable(graph: TaskGraph, pools: set[str]) -> list[bool]:
     (a command that fails still returns, and would let them run).
     """
     calls = [isinstance(task.run, Call) for task in graph.tasks]
-    return [calls[v] and task.kind in pools and not task.memory and not task.locks
+    return [calls[v] and task.estimate is not None and task.estimate < STAGE_BELOW
+            and task.kind in pools and not task.memory and not task.locks
             and all(calls[p] for p in preds)
             for v, (task, preds) in enumerate(zip(graph.tasks, graph.preds, strict=True))]
 

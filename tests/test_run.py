@@ -491,3 +491,39 @@ def test_a_shell_builtin_without_shell_syntax_still_runs_in_the_shell(project, c
     code, _, _ = run(capsys)
     assert code == 1
     assert read_run(project)["tasks"]["leave"]["exit_code"] == 4
+
+
+# ---------------------------------------------------------------- planned order
+
+
+def test_a_run_holds_a_task_back_when_the_plan_is_a_strict_sequence(project, capsys):
+    """The graph of tests/test_optimize.py where no list schedule is optimal: the planner holds
+    b back until c and d have started, and the real run (estimates 1 s per unit, commands ten
+    times shorter) follows that sequence instead of starting b at once on the free slot."""
+    tasks(project, """
+        [tasks.a]
+        run = "sleep 0.1"
+        estimate = "1s"
+        [tasks.b]
+        run = "sleep 0.2"
+        estimate = "2s"
+        [tasks.c]
+        run = "sleep 0.1"
+        estimate = "1s"
+        deps = ["a"]
+        [tasks.d]
+        run = "sleep 0.1"
+        estimate = "1s"
+        deps = ["a"]
+        [tasks.e]
+        run = "sleep 0.2"
+        estimate = "2s"
+        deps = ["c", "d"]
+    """)
+    code = main(["run", "--optimize", "1", "--no-history", "--quiet"])
+    capsys.readouterr()
+    assert code == 0
+    record = read_run(project)
+    assert record["predicted"]["makespan"] == 4.0
+    start = {name: row["start"] for name, row in record["tasks"].items()}
+    assert start["b"] >= max(start["c"], start["d"])

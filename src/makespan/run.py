@@ -90,6 +90,7 @@ def run_graph(
         "critical_path": list(prediction.critical_path),
         "start": dict(zip(names, prediction.start, strict=True)),
         "duration": dict(zip(names, prediction.durations, strict=True)),
+        "order": "strict sequence" if prediction.strict else "priority",
     }
     if listen is not None:
         listen(record)

@@ -18,12 +18,20 @@ import sys
 import time
 from collections.abc import Sequence
 from itertools import combinations
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from makespan.model import Task, TaskGraph
-from makespan.optimize import _ListModel, improve, plain_slots, shape_bound
+from makespan.optimize import (
+    _Candidate,
+    _ListModel,
+    _result,
+    improve,
+    plain_slots,
+    shape_bound,
+)
 from makespan.plan import order_for_run
 from makespan.priority import critical_path_first
 from makespan.resources import Resources
@@ -163,6 +171,19 @@ def test_a_strict_sequence_reaches_the_optimum_that_needs_idle_time() -> None:
     assert schedule.start[graph.index["b"]] == 2.0  # after c and d, side by side
     ordering = order_for_run(graph, slots(2), durations, optimize=5.0)
     assert (ordering.position, ordering.makespan, ordering.strict) == (found.position, 4.0, True)
+
+
+def test_a_strict_sequence_shorter_only_by_rounding_is_not_kept() -> None:
+    """The same durations added in another order can end a last bit earlier (0.3 + 0.2 + 0.1
+    < 0.1 + 0.2 + 0.3): no reason to trade the priority order for a strict sequence."""
+    graph = build([("a", 0.1, ()), ("b", 0.2, ()), ("c", 0.3, ())])
+    listed = _Candidate(0.1 + 0.2 + 0.3, [0, 1, 2], [0.0, 0.1, 0.1 + 0.2])
+    sequenced = _Candidate(0.3 + 0.2 + 0.1, [2, 1, 0], [0.3 + 0.2, 0.3, 0.0])
+    assert sequenced.makespan < listed.makespan
+    found = _result(graph, slots(1), graph.estimates(), listed,
+                    SimpleNamespace(best=listed, target=0.0),
+                    SimpleNamespace(best=sequenced, evaluations=2))
+    assert (found.position, found.strict) == ((0, 1, 2), False)
 
 
 # ------------------------------------------------------------------------ the fast path

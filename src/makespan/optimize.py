@@ -29,9 +29,9 @@ Objectives, in order
    `simulate(graph, resources, durations, position, strict=strict).makespan`, the prediction
    of the very policy the engine will use. No other algorithm produces the schedule.
 2. Never worse than critical path first: that order is the first candidate. A strict
-   sequence is kept only when it is strictly shorter than every priority order found (a
-   strict run holds back the tasks behind a late one, so it suffers more when real
-   durations differ from the estimates).
+   sequence is kept only when it is shorter than every priority order found by more than
+   rounding (`ROUNDING`: a strict run holds back the tasks behind a late one, so it suffers
+   more when real durations differ from the estimates).
 3. Stop as soon as the best order reaches a lower bound (it is then optimal) or is proven
    optimal, and never run past the time budget. Branch and bound over priority orders only
    proves that no *order* does better, which is no proof of optimality: the search then
@@ -120,6 +120,9 @@ BRANCH_SHARE = 0.25
 LIST_SHARE = 0.5
 """Share of the budget left after branch and bound over priority orders that the random
 keys over them may use; the rest goes to strict sequences."""
+ROUNDING = 1e-9
+"""Relative difference under which two makespans count as equal: the same durations added in
+another order differ in the last bits, which is no reason to switch to a strict sequence."""
 STALE = 200
 """Random-key candidates longer than the current order before the walk returns to the best."""
 CLOCK_EVERY = 64
@@ -154,7 +157,7 @@ class Improved:
     alone, which cannot idle a slot, does not count)."""
     strict: bool = False
     """`position` is a strict start sequence, kept only because it is shorter than any
-    priority order found."""
+    priority order found (by more than `ROUNDING`)."""
 
 
 def improve(
@@ -209,8 +212,9 @@ def improve(
 def _result(graph: TaskGraph, resources: Resources, durations: Sequence[float],
             first: _Candidate, lists: _Search, sequences: _Search,
             proven: bool = False) -> Improved:
-    """The best order of the two searches; a strict sequence only if strictly shorter."""
-    strict = sequences.best.makespan < lists.best.makespan
+    """The best order of the two searches; a strict sequence only if shorter by more than
+    rounding."""
+    strict = sequences.best.makespan < lists.best.makespan * (1 - ROUNDING)
     best = sequences.best if strict else lists.best
     evaluations = sequences.evaluations
     if not strict and best.position == first.position:

@@ -203,9 +203,8 @@ def order_for_run(graph: TaskGraph, resources: Resources, durations: Sequence[fl
     schedule = simulate(graph, resources, durations, position)
     lower = analysis.lower_bound(resources.cpu, resources.io)
     budget = min(optimize, RUN_SEARCH_SHARE * schedule.makespan, schedule.makespan - lower)
-    beatable = schedule.makespan > lower * (1 + 1e-9)  # sums of floats differ by rounding
     strict = False
-    if budget >= MIN_SEARCH and len(graph) <= MAX_TASKS and beatable:
+    if budget >= MIN_SEARCH and len(graph) <= MAX_TASKS:  # the bound is MIN_SEARCH away
         found = improve(graph, resources, durations, budget, lower)
         position, strict = list(found.position), found.strict
         schedule = simulate(graph, resources, durations, position, strict=strict)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from makespan import scheduler as scheduler_module
 from makespan.errors import InputError
-from makespan.model import Task, TaskGraph
-from makespan.priority import critical_path_first, fifo
+from makespan.model import Task, TaskGraph, append_task, open_graph
+from makespan.priority import critical_path_first, fifo, positions
 from makespan.resources import Resources
 from makespan.scheduler import Scheduler, Start
 from strategies import Case, cases, durations_for, single_pool_cases
@@ -40,11 +40,7 @@ def topological_sequences(draw: st.DrawFn, graph: TaskGraph) -> list[int]:
         eligible = [v for v in range(len(graph))
                     if v not in placed and all(u in placed for u in graph.preds[v])]
         order.append(draw(st.sampled_from(eligible)))
-    position = [0] * len(order)
-    for p, v in enumerate(order):
-        position[v] = p
-    return position
-
+    return positions(order)
 
 
 @dataclass
@@ -426,6 +422,24 @@ def test_a_strict_sequence_skips_the_tasks_given_up_after_a_failure() -> None:
     assert sched.fail(0) == [1]
     assert [s.task for s in sched.start(1.0)] == [2]
     sched.finish(2)
+    assert sched.done
+
+
+def test_an_open_graph_in_strict_mode_appends_to_the_sequence_and_skips_withdrawn_tasks() -> None:
+    """Tasks added while running come last in the sequence; a withdrawn one (its future
+    cancelled) is passed over, even at the head, and no longer counts as unfinished."""
+    graph = open_graph()
+    sched = Scheduler(graph, Resources(cpu=1, io=1, memory=1), [], [], strict=True)
+    for name in "abc":
+        sched.add(append_task(graph, task(name, 1)), 1.0)
+    assert [s.task for s in sched.start(0.0)] == [0]
+    assert sched.withdraw(1)
+    sched.finish(0)
+    assert [s.task for s in sched.start(1.0)] == [2]
+    sched.add(append_task(graph, task("d", 1)), 1.0)
+    assert sched.withdraw(3)
+    sched.finish(2)
+    assert sched.start(2.0) == []
     assert sched.done
 
 

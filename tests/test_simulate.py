@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from makespan import InputError, Resources, Schedule, Task, TaskGraph, simulate
 from makespan.plan import make_plan
-from makespan.priority import fifo
+from makespan.priority import fifo, positions
 from strategies import Case, cases, durations_for, single_pool_cases
 from test_scheduler import topological_sequences
 
@@ -131,10 +131,7 @@ def test_a_schedule_run_strictly_in_its_start_order_is_reproduced(data: st.DataO
     tie = {v: i for i, v in enumerate(graph.order)}
     in_turn = sorted(range(len(graph)),
                      key=lambda v: (schedule.start[v], schedule.end[v], tie[v]))
-    sequence = [0] * len(graph)
-    for p, v in enumerate(in_turn):
-        sequence[v] = p
-    again = simulate(graph, case.resources, durations, sequence, strict=True)
+    again = simulate(graph, case.resources, durations, positions(in_turn), strict=True)
     assert all(a <= s for a, s in zip(again.start, schedule.start, strict=True))
     if not strict:
         assert again.start == schedule.start

@@ -295,3 +295,32 @@ def test_a_cpu_task_prints_to_its_own_log(tmp_path: Path) -> None:
     assert results[task] == 19
     row = results.record["tasks"][0]
     assert Path(row["log"]).read_text() == "hello from a worker\n"
+
+
+def test_info_with_keys_that_are_not_strings_is_recorded_as_json_would(tmp_path: Path) -> None:
+    graph = Graph()
+    graph.add(lambda: 1, kind="io")
+    results = graph.run(root=tmp_path, info={"chunks": {4: "four"}})
+    stored = json.loads((tmp_path / ".makespan" / "last-run.json").read_text())
+    assert stored["chunks"] == {"4": "four"} and results.status == "ok"
+
+
+def test_a_run_leaves_the_garbage_collectors_frozen_objects_as_it_found_them(
+        tmp_path: Path) -> None:
+    """A run freezes what exists before it and unfreezes it after, unless the caller had
+    frozen objects itself: those stay frozen (a pre-fork server relies on it)."""
+    import gc
+
+    graph = Graph()
+    graph.add(lambda: 1, kind="io")
+    assert gc.get_freeze_count() == 0
+    graph.run(root=tmp_path)
+    assert gc.get_freeze_count() == 0
+    mine = [object()]  # a container the collector tracks: frozen, it is in no generation
+    gc.freeze()
+    try:
+        graph.run(root=tmp_path)
+        assert not any(o is mine for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+    assert any(o is mine for o in gc.get_objects())

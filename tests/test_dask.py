@@ -330,7 +330,7 @@ def run_and_look(client: Any, graph: Graph, root: Path, started: list[Path],
     seen: list[str] = []
 
     def look_then_release() -> None:
-        wait_file(*map(str, started))
+        assert wait_file(*map(str, started)), "no task started"
         seen.extend(key.split("-")[0] for key in client.run_on_scheduler(known, prefixes))
         (root / "release").touch()
 

@@ -197,8 +197,9 @@ class Graph:
 
         refuse_nested()
         budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
+        graph = self.build()
         with frozen_heap():
-            result = run_local(self.build(), workers, io_workers, budget, keep_going, optimize,
+            result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
                                Path(root) if root is not None else Path.cwd(), default_estimate,
                                info or {}, backend, client)
         results = Results(result.document, result.values, result.failures)

@@ -147,6 +147,8 @@ def write_record(document: dict[str, Any], root: Path) -> Path:
 
 _BATCH = 1000
 """Items of a long list encoded per `orjson.dumps` call."""
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+"""Keys that are not strings become strings, as `json` does (a caller's `info` may have some)."""
 
 
 def _dump(document: dict[str, Any], f: BinaryIO) -> None:
@@ -156,13 +158,13 @@ def _dump(document: dict[str, Any], f: BinaryIO) -> None:
         if i:
             f.write(b",")
         if not (isinstance(value, list) and len(value) > _BATCH):
-            f.write(orjson.dumps({key: value})[1:-1])
+            f.write(orjson.dumps({key: value}, option=_OPTIONS)[1:-1])
             continue
         f.write(orjson.dumps({key: []})[1:-2])  # '"key":['
         for start in range(0, len(value), _BATCH):
             if start:
                 f.write(b",")
-            f.write(orjson.dumps(value[start:start + _BATCH])[1:-1])
+            f.write(orjson.dumps(value[start:start + _BATCH], option=_OPTIONS)[1:-1])
         f.write(b"]")
     f.write(b"}")
 

@@ -54,7 +54,11 @@ def frozen_heap() -> Iterator[None]:
     """Keep the garbage collector off what exists before a run (the graph, the caller's data)
     until it ends. A run makes and drops objects by the task; each full collection that this
     triggers would walk the whole graph again, which for a no-op task cost more than a tenth of
-    its run. Garbage made during the run is still collected."""
+    its run. Garbage made during the run is still collected. A caller that froze the heap
+    itself (a pre-fork server, say) keeps it frozen: nothing is done then."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield

@@ -304,10 +304,13 @@ class DaskExecutor:
     def stop(self, task: int, force: bool) -> None:
         """Stops asked for in one engine step go out together once it ends, in one message to
         the workers: a command queued behind a stopped one is then marked before the stopped
-        one frees its CPU, so it cannot slip in between."""
+        one frees its CPU, so it cannot slip in between. What was handed over ahead is taken
+        back at once (and handed over again if makespan admits it): a run that stops must not
+        start anything new on the cluster either."""
         if not self._stops:
             self._reactor.post(self._send_stops)
         self._stops[task] = force or self._stops.get(task, False)
+        self._take_back_staged()
 
     def rss(self, task: int) -> int | None:
         return None
@@ -317,14 +320,20 @@ class DaskExecutor:
             comm, interval = self._batching
             comm.interval = interval
         running = list(self._running.values())
-        staged = [future for future, _ in self._staged.values()]
         self._running.clear()
-        self._staged.clear()
         self._stops.clear()
         with contextlib.suppress(Exception):  # a cluster that is gone runs nothing any more
             self._stop_now([(job, future, True) for job, future in running])
-            if staged:
-                self._client.cancel(staged)
+            self._take_back_staged()
+
+    def _take_back_staged(self) -> None:
+        if not self._staged:
+            return
+        staged = [future for future, _ in self._staged.values()]
+        for v in self._staged:
+            del self._futures[v]
+        self._staged.clear()
+        self._client.cancel(staged)
 
     def _send_stops(self) -> None:
         stops, self._stops = self._stops, {}

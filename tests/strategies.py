@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from makespan.model import KINDS, Kind, Task, TaskGraph
+from makespan.priority import positions
 from makespan.resources import Resources
 
 DURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -101,3 +102,16 @@ def durations_for(case: Case) -> st.SearchStrategy[list[float]]:
     """Actual durations for `case`'s tasks, independent of their estimates."""
     n = len(case.graph)
     return st.lists(st.sampled_from(DURATIONS), min_size=n, max_size=n)
+
+
+@st.composite
+def topological_sequences(draw: st.DrawFn, graph: TaskGraph) -> list[int]:
+    """A random strict start sequence (a position per task): each task after its
+    dependencies."""
+    order: list[int] = []
+    while len(order) < len(graph):
+        placed = set(order)
+        eligible = [v for v in range(len(graph))
+                    if v not in placed and all(u in placed for u in graph.preds[v])]
+        order.append(draw(st.sampled_from(eligible)))
+    return positions(order)

@@ -22,25 +22,12 @@ from hypothesis import strategies as st
 from makespan import scheduler as scheduler_module
 from makespan.errors import InputError
 from makespan.model import Task, TaskGraph, append_task, open_graph
-from makespan.priority import critical_path_first, fifo, positions
+from makespan.priority import critical_path_first, fifo
 from makespan.resources import Resources
 from makespan.scheduler import Scheduler, Start
-from strategies import Case, cases, durations_for, single_pool_cases
+from strategies import Case, cases, durations_for, single_pool_cases, topological_sequences
 
 # ---------------------------------------------------------------------------- driver
-
-
-@st.composite
-def topological_sequences(draw: st.DrawFn, graph: TaskGraph) -> list[int]:
-    """A random strict start sequence (a position per task): each task after its
-    dependencies."""
-    order: list[int] = []
-    while len(order) < len(graph):
-        placed = set(order)
-        eligible = [v for v in range(len(graph))
-                    if v not in placed and all(u in placed for u in graph.preds[v])]
-        order.append(draw(st.sampled_from(eligible)))
-    return positions(order)
 
 
 @dataclass

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from makespan import InputError, Resources, Schedule, Task, TaskGraph, simulate
 from makespan.plan import make_plan
 from makespan.priority import fifo, positions
-from strategies import Case, cases, durations_for, single_pool_cases
-from test_scheduler import topological_sequences
+from strategies import Case, cases, durations_for, single_pool_cases, topological_sequences
 
 
 def assert_valid(case: Case, durations: Sequence[float], schedule: Schedule) -> None:

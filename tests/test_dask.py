@@ -503,13 +503,14 @@ def test_a_command_stopped_while_queued_on_its_worker_never_starts(single: Any,
 
 
 def test_a_stopped_run_cancels_its_futures(single: Any, root: Path) -> None:
-    """-j 2 on one CPU: `later` waits on the worker behind `gate` when `bad` fails. A Python call
-    cannot be stopped inside its thread, but the cancelled `later` must leave the worker's queue
-    and never run, even once `gate` ends."""
+    """-j 2 on one CPU: `later` waits on the worker behind `gate` when `bad` fails, and so does
+    `staged`, handed over ahead. A Python call cannot be stopped inside its thread, but neither
+    must run, even once `gate` ends."""
     release = root / "release"
     graph = Graph()
     graph.add(block, str(root / "gate.started"), str(release), name="gate", estimate="10s")
     graph.add(block, str(root / "later.ran"), str(release), name="later", estimate="5s")
+    graph.add(block, str(root / "staged.ran"), str(release), name="staged", estimate="1ms")
     graph.add(fail_once_waiting, "later-", name="bad", kind="io")
     try:
         with pytest.raises(Exception, match="'bad' failed"):
@@ -523,7 +524,8 @@ def test_a_stopped_run_cancels_its_futures(single: Any, root: Path) -> None:
     while any(single.run(busy).values()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(single.run(busy).values())
-    assert (root / "gate.started").exists() and not (root / "later.ran").exists()
+    assert (root / "gate.started").exists()
+    assert not (root / "later.ran").exists() and not (root / "staged.ran").exists()
     results = graph.last_results
     assert results is not None
     rows = {r["name"]: r for r in results.record["tasks"]}

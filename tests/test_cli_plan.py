@@ -168,6 +168,41 @@ def test_the_summary_shows_totals_critical_path_stages_and_predictions(chain, ca
     assert "Recommended: -j" in out
 
 
+IDLE_ON_PURPOSE = """
+    [tasks.a]
+    run = "x"
+    estimate = 1
+    [tasks.b]
+    run = "x"
+    estimate = 2
+    [tasks.c]
+    run = "x"
+    estimate = 1
+    deps = ["a"]
+    [tasks.d]
+    run = "x"
+    estimate = 1
+    deps = ["a"]
+    [tasks.e]
+    run = "x"
+    estimate = 2
+    deps = ["c", "d"]
+"""
+"""The graph of tests/test_optimize.py where only a strict sequence reaches the optimum (4 on
+2 workers; starting whatever is ready takes 5)."""
+
+
+def test_the_plan_says_where_it_holds_a_slot_idle_on_purpose(tmp_path, capsys):
+    path = write(tmp_path, IDLE_ON_PURPOSE)
+    result = plan_json(capsys, str(path), "-j", "2")
+    orders = [(p["workers"], p["makespan"], p["list_schedule"], p["order"])
+              for p in result["predicted"]]
+    assert orders == [(1, 7.0, 7.0, "priority"), (2, 4.0, 5.0, "strict sequence")]
+    assert main(["plan", str(path), "-j", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "* -j 2: a strict start sequence holds a slot idle on purpose (else 5.0s)" in out
+
+
 def test_the_summary_warns_about_unestimated_tasks(tmp_path, capsys):
     path = write(tmp_path, '[tasks.a]\nrun = "x"\nestimate = 2\n[tasks.nolen]\nrun = "x"\n')
     assert main(["plan", str(path), "-j", "1"]) == 0

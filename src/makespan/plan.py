@@ -38,6 +38,8 @@ class Prediction:
     upper_bound: float
     baseline: float
     """The makespan of plain critical-path-first list scheduling, before the search."""
+    strict: bool = False
+    """The best order found is a strict start sequence (it holds a slot idle on purpose)."""
 
     @property
     def gap(self) -> float:
@@ -83,6 +85,7 @@ class Plan:
                     "upper_bound": p.upper_bound,
                     "list_schedule": p.baseline,
                     "gap": p.gap,
+                    "order": "strict sequence" if p.strict else "priority",
                 }
                 for p in self.predictions
             ],
@@ -115,16 +118,17 @@ def make_plan(
     for p in range(widest, top + 1):  # fewer CPU slots than a task needs cannot run it
         pool = replace(resources, cpu=p)  # -j varies the CPU slots; I/O stays as set
         lower = analysis.lower_bound(p, pool.io)
+        strict = False
         if search:
             share = max(0.0, deadline - time.perf_counter()) / (top - p + 1)
             found = improve(graph, pool, durations, share, lower)
-            makespan, baseline = found.makespan, found.baseline
+            makespan, baseline, strict = found.makespan, found.baseline, found.strict
         else:
             makespan = baseline = simulate(graph, pool, durations).makespan
         speedup = analysis.work / makespan if makespan > 0 else 1.0
         predictions.append(Prediction(
             p, makespan, speedup, efficiency(analysis, makespan, p), lower,
-            analysis.upper_bound(p, pool.io), baseline,
+            analysis.upper_bound(p, pool.io), baseline, strict,
         ))
     return Plan(
         graph=graph,

@@ -85,7 +85,7 @@ def _predictions_table(plan: Plan) -> Table:
         mark = "▶ " if p.workers == plan.recommended_workers else ""
         table.add_row(
             Text(mark + str(p.workers), style="bold" if mark else ""),
-            format_duration(p.makespan),
+            format_duration(p.makespan) + (" *" if p.strict else ""),
             format_duration(p.lower_bound),
             f"{p.gap:.1%}",
             f"{p.speedup:.2f}x",
@@ -108,6 +108,10 @@ def _print_notes(plan: Plan, console: Console) -> None:
                           "(Max_Parallel = memory budget / largest estimate)")
     console.print(f"Recommended: [bold]-j {plan.recommended_workers}[/] (▶)  "
                   "bound: no schedule can be shorter")
+    for p in plan.predictions:
+        if p.strict:
+            console.print(f"  * -j {p.workers}: a strict start sequence holds a slot idle on "
+                          f"purpose (else {format_duration(p.baseline)})")
     if plan.unestimated:
         names = _names(plan.graph.names(plan.unestimated))
         console.print(Text(f"{len(plan.unestimated)} tasks have no estimate", style="yellow")

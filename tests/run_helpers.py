@@ -22,6 +22,22 @@ def write_tasks(directory: Path, text: str) -> Path:
     return path
 
 
+IDLE_ON_PURPOSE = (("a", 1, ()), ("b", 2, ()), ("c", 1, ("a",)), ("d", 1, ("a",)),
+                   ("e", 2, ("c", "d")))
+"""(name, estimate in seconds, deps) of the graph where only a strict start sequence reaches
+the optimum on 2 workers: 4, holding b back; starting whatever is ready takes 5
+(tests/test_optimize.py draws it)."""
+
+
+def idle_on_purpose_tasks(command: Any) -> str:
+    """IDLE_ON_PURPOSE as a task file; `command(estimate)` gives each task's command."""
+    lines = []
+    for name, estimate, deps in IDLE_ON_PURPOSE:
+        lines += [f"[tasks.{name}]", f"run = {json.dumps(command(estimate))}",
+                  f'estimate = "{estimate}s"', f"deps = {json.dumps(list(deps))}"]
+    return "\n".join(lines) + "\n"
+
+
 def wait_for(path: str) -> str:
     """A shell snippet that waits (at most about 10 s) for `path`, and fails if it never shows."""
     return (f"i=0; while [ ! -e {path} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; "

@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 from makespan.cli import main
+from run_helpers import idle_on_purpose_tasks
 
 CONTRACT_KEYS = {
     "tasks", "edges", "work", "span", "critical_path", "stages", "max_speedup", "workers",
@@ -168,32 +169,8 @@ def test_the_summary_shows_totals_critical_path_stages_and_predictions(chain, ca
     assert "Recommended: -j" in out
 
 
-IDLE_ON_PURPOSE = """
-    [tasks.a]
-    run = "x"
-    estimate = 1
-    [tasks.b]
-    run = "x"
-    estimate = 2
-    [tasks.c]
-    run = "x"
-    estimate = 1
-    deps = ["a"]
-    [tasks.d]
-    run = "x"
-    estimate = 1
-    deps = ["a"]
-    [tasks.e]
-    run = "x"
-    estimate = 2
-    deps = ["c", "d"]
-"""
-"""The graph of tests/test_optimize.py where only a strict sequence reaches the optimum (4 on
-2 workers; starting whatever is ready takes 5)."""
-
-
 def test_the_plan_says_where_it_holds_a_slot_idle_on_purpose(tmp_path, capsys):
-    path = write(tmp_path, IDLE_ON_PURPOSE)
+    path = write(tmp_path, idle_on_purpose_tasks(lambda estimate: "x"))
     result = plan_json(capsys, str(path), "-j", "2")
     orders = [(p["workers"], p["makespan"], p["list_schedule"], p["order"])
               for p in result["predicted"]]

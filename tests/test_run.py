@@ -19,6 +19,7 @@ from run_helpers import (
     alive_after,
     assert_no_process_left,
     events,
+    idle_on_purpose_tasks,
     kill_leftovers,
     read_run,
     tree,
@@ -500,26 +501,7 @@ def test_a_run_holds_a_task_back_when_the_plan_is_a_strict_sequence(project, cap
     """The graph of tests/test_optimize.py where no list schedule is optimal: the planner holds
     b back until c and d have started, and the real run (estimates 1 s per unit, commands ten
     times shorter) follows that sequence instead of starting b at once on the free slot."""
-    tasks(project, """
-        [tasks.a]
-        run = "sleep 0.1"
-        estimate = "1s"
-        [tasks.b]
-        run = "sleep 0.2"
-        estimate = "2s"
-        [tasks.c]
-        run = "sleep 0.1"
-        estimate = "1s"
-        deps = ["a"]
-        [tasks.d]
-        run = "sleep 0.1"
-        estimate = "1s"
-        deps = ["a"]
-        [tasks.e]
-        run = "sleep 0.2"
-        estimate = "2s"
-        deps = ["c", "d"]
-    """)
+    tasks(project, idle_on_purpose_tasks(lambda estimate: f"sleep {estimate / 10}"))
     code = main(["run", "--optimize", "1", "--no-history", "--quiet"])
     capsys.readouterr()
     assert code == 0

@@ -518,18 +518,31 @@ class _ListModel:
     def run_strict(self, position: Sequence[int]) -> tuple[float, list[float]]:
         """`position` as a strict start sequence: each task in turn starts at the earliest
         time, no earlier than the task before it, when its dependencies have ended and one of
-        the slots (a heap of the times they free up) is free."""
-        preds, durations = self.preds, self.durations
+        the slots (a heap of the times they free up) is free.
+
+        The hot loop of the search over sequences: each task pushes its end to its
+        successors' release times as it is placed (a task's dependencies come before it),
+        which costs a third of looking the ends of its dependencies up."""
+        succs, durations = self.succs, self.durations
         start = [0.0] * len(position)
-        end = [0.0] * len(position)
+        release = [0.0] * len(position)
         slots = [0.0] * self.workers
-        now = 0.0
+        now = last = 0.0
         for v in positions(position):
-            now = max(now, slots[0], max((end[u] for u in preds[v]), default=0.0))
+            at = release[v]
+            if slots[0] > at:
+                at = slots[0]
+            if at > now:
+                now = at
             start[v] = now
-            end[v] = now + durations[v]
-            heapreplace(slots, end[v])
-        return max(end, default=0.0), start
+            end = now + durations[v]
+            if end > last:
+                last = end
+            for s in succs[v]:
+                if end > release[s]:
+                    release[s] = end
+            heapreplace(slots, end)
+        return last, start
 
     def in_sequence(self, keys: Sequence[float]) -> list[int]:
         """A start sequence from priority keys (lowest first): the ready task with the lowest
@@ -825,8 +838,28 @@ class _DecisionTree(_Tree[_Instant, tuple[int, ...]]):
         return _Instant(now, running, ready, started, work, released, placed)
 
     def _choices(self, node: _Instant) -> Iterator[tuple[int, ...]]:
-        """Which ready tasks fill the free slots: any of them, as many as fit."""
-        return combinations(node.ready, min(self.workers - len(node.running), len(node.ready)))
+        """Which ready tasks fill the free slots: any of them, as many as fit.
+
+        Only the choices `_choose` would not prune at once, in the same order (most are
+        pruned when the incumbent is close to the bound): a task that would end the schedule
+        too late even from the soonest next completion (`forced`) must start now, and a
+        task that would even from now leaves no choice at all."""
+        ready, rank, incumbent = node.ready, self.rank, self.incumbent
+        take = min(self.workers - len(node.running), len(ready))
+        if take == len(ready):
+            return combinations(ready, take)
+        soonest = node.now + min(self.durations[v] for v in ready)
+        if node.running:
+            soonest = min(soonest, node.running[0][0])
+        forced = [v for v in ready if soonest + rank[v] >= incumbent]
+        if not forced:
+            return combinations(ready, take)
+        if len(forced) > take or node.now + max(rank[v] for v in forced) >= incumbent:
+            return iter(())
+        optional = [v for v in ready if soonest + rank[v] < incumbent]
+        prefer = self.prefer.__getitem__
+        return (tuple(sorted(forced + list(rest), key=prefer))
+                for rest in combinations(optional, take - len(forced)))
 
     def _choose(self, node: _Instant, chosen: tuple[int, ...]) -> _Instant | None:
         """Start `chosen` at `node`: the node at the next completion, or None if pruned."""

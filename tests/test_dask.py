@@ -324,14 +324,21 @@ def test_dask_runs_what_makespan_handed_ahead_in_makespan_order(single: Any,
 
 
 def run_and_look(client: Any, graph: Graph, root: Path, started: list[Path],
-                 prefixes: list[str], **options: Any) -> list[str]:
+                 prefixes: list[str], at_least: int = 0, **options: Any) -> list[str]:
     """Run `graph`; once a task has made one of `started`, note which keys starting with
-    `prefixes` the scheduler holds, then touch root/release. Returns those keys' task names."""
+    `prefixes` the scheduler holds (waiting up to WAIT for `at_least` of them: messages sent
+    in one step may reach it a few milliseconds apart), then touch root/release. Returns
+    those keys' task names."""
     seen: list[str] = []
 
     def look_then_release() -> None:
         assert wait_file(*map(str, started)), "no task started"
-        seen.extend(key.split("-")[0] for key in client.run_on_scheduler(known, prefixes))
+        deadline = time.monotonic() + WAIT
+        keys = client.run_on_scheduler(known, prefixes)
+        while len(keys) < at_least and time.monotonic() < deadline:
+            time.sleep(0.01)
+            keys = client.run_on_scheduler(known, prefixes)
+        seen.extend(key.split("-")[0] for key in keys)
         (root / "release").touch()
 
     looker = threading.Thread(target=look_then_release)
@@ -356,7 +363,7 @@ def test_python_tasks_are_handed_over_before_their_dependencies_end(pair: Any,
     third = graph.add(total, second, 1, name="chain2", estimate="1ms")
     graph.add(total, third, 1, name="chain3")
     seen = run_and_look(pair, graph, root, [root / "first.started"],
-                        ["chain1-", "chain2-", "chain3-"])
+                        ["chain1-", "chain2-", "chain3-"], at_least=2)
     assert seen == ["chain1", "chain2"]
 
 

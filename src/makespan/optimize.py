@@ -931,7 +931,7 @@ class _Prefix:
     """The tasks that placing `last` made eligible."""
 
 
-class _SequenceTree(_Tree[_Prefix, int]):
+class _SequenceTree(_Tree[_Prefix, tuple[int, float]]):
     """Depth-first branch and bound over strict start sequences (the serial scheme).
 
     A node is a prefix of the sequence; a child appends a task whose dependencies are all in
@@ -958,22 +958,35 @@ class _SequenceTree(_Tree[_Prefix, int]):
                           key=self.prefer.__getitem__)
         return _Prefix(0.0, (), eligible, 0, float(sum(self.durations)), -1, [])
 
-    def _choices(self, node: _Prefix) -> Iterator[int]:
-        return iter(node.eligible)
+    def _choices(self, node: _Prefix) -> Iterator[tuple[int, float]]:
+        """The eligible tasks worth appending, each with its start, by preferred position.
 
-    def _choose(self, node: _Prefix, v: int) -> _Prefix | None:
-        """Append `v` to the prefix at `node`: the longer prefix, or None if pruned."""
-        end, rank, durations = self.end, self.rank, self.durations
+        The starts are computed once per node, not once per child (a node has as many
+        children as eligible tasks, and each pruning test looks at all of them)."""
+        durations, rank, eligible = self.durations, self.rank, node.eligible
         slot = node.running[0][0] if len(node.running) == self.workers else node.now
-        now = self._earliest(node, slot, v)
-        if now == node.now and v < node.last and v not in node.newly:
-            return None
-        for u in node.eligible:
-            at = self._earliest(node, slot, u)
-            if at < now and at + durations[u] <= now:
-                return None  # u fits in the gap before v: placing it first is no worse
-        if any(now + rank[u] >= self.incumbent for u in node.eligible):
-            return None
+        floor = max(node.now, slot)
+        get = self.end.__getitem__
+        starts = [max(floor, max(map(get, self.preds[u]), default=0.0)) for u in eligible]
+        # Where another task fits in the gap before v, placing it first is no worse: one
+        # with a duration that ends by v's start, or one of none that starts before it.
+        fits = min((at + durations[u] for u, at in zip(eligible, starts, strict=True)
+                    if durations[u]), default=math.inf)
+        idle = min((at for u, at in zip(eligible, starts, strict=True) if not durations[u]),
+                   default=math.inf)
+        top = max(rank[u] for u in eligible)
+        for v, now in zip(eligible, starts, strict=True):
+            if now >= fits or now > idle or now + top >= self.incumbent:
+                continue
+            if now == node.now and v < node.last and v not in node.newly:
+                continue
+            yield v, now
+
+    def _choose(self, node: _Prefix, chosen: tuple[int, float]) -> _Prefix | None:
+        """Append a task at its start to the prefix at `node`: the longer prefix, or None
+        if pruned."""
+        end, durations = self.end, self.durations
+        v, now = chosen
         end[v] = now + durations[v]
         running = tuple(sorted([x for x in node.running if x[0] > now] + [(end[v], v)]))
         work = node.work - durations[v]
@@ -996,11 +1009,6 @@ class _SequenceTree(_Tree[_Prefix, int]):
             self._leave(child)
             return None
         return child
-
-    def _earliest(self, node: _Prefix, slot: float, v: int) -> float:
-        """When `v`, placed next, starts: no earlier than the last task, the first free slot
-        and the ends of its dependencies."""
-        return max(node.now, slot, max((self.end[u] for u in self.preds[v]), default=0.0))
 
     def _leave(self, node: _Prefix) -> None:
         """Undo what placing `node.last` did to the dependency counts and the sequence."""

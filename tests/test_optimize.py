@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 from makespan.model import Task, TaskGraph
 from makespan.optimize import (
     _Candidate,
+    _DecisionTree,
     _ListModel,
     _result,
+    _SequenceTree,
     improve,
     plain_slots,
     shape_bound,
@@ -267,6 +269,24 @@ def test_tiny_graphs_get_the_optimum(graph: TaskGraph, workers: int) -> None:
                                       strict=found.strict).makespan
     assert best <= found.makespan <= (2 - 1 / workers) * best
     assert found.lower_bound <= best
+
+
+@settings(deadline=None, max_examples=150)
+@given(plain_graphs(), st.integers(1, 3))
+def test_the_trees_exhausted_find_the_best_schedules(graph: TaskGraph, workers: int) -> None:
+    """From an incumbent every schedule beats, with no target and no deadline, the decision
+    tree finds the best list schedule and the sequence tree the optimum: what they skip
+    without trying (choices that cannot beat the incumbent, gaps another task fits in) never
+    holds a better schedule."""
+    durations = graph.estimates()
+    prefer = critical_path_first(graph, durations)
+    above = sum(durations) + 1
+    decisions = _DecisionTree(graph, durations, workers, prefer, above, -1.0, float("inf"))
+    assert decisions.search()
+    assert decisions.incumbent == best_list_schedule(graph, durations, workers)
+    sequences = _SequenceTree(graph, durations, workers, prefer, above, -1.0, float("inf"))
+    assert sequences.search()
+    assert sequences.incumbent == optimum(graph, durations, workers)
 
 
 @settings(deadline=None)

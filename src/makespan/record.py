@@ -14,9 +14,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 import orjson
 
@@ -29,14 +29,16 @@ RUNS_DIR = Path(".makespan") / "runs"
 LAST_RUN = Path(".makespan") / "last-run.json"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One thing that happened, `time` seconds after the run started."""
+class Event(NamedTuple):
+    """One thing that happened, `time` seconds after the run started.
+
+    A named tuple rather than a frozen dataclass: a run makes two per task, and a frozen
+    dataclass costs four times as much to make (1.3 µs against 0.3)."""
 
     kind: EventKind
     time: float
-    task: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    task: str | None
+    data: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "time": round(self.time, 6)}

@@ -492,6 +492,27 @@ def test_a_step_on_another_thread_runs_after_what_was_posted_before_it() -> None
     assert order == ["posted", "step", "after"]
 
 
+def test_a_step_finding_the_lock_taken_goes_to_the_loop_without_waiting() -> None:
+    """A worker thread does not wait for the engine's lock (slow to change hands on a busy
+    host): it posts its step to the loop and goes back to work."""
+    from makespan.reactor import Reactor
+
+    reactor = Reactor()
+    order: list[str] = []
+    reactor.after_step = lambda: order.append("after")
+    reactor.lock.acquire()  # as the engine's loop holds it
+    try:
+        worker = threading.Thread(target=reactor.run_here, args=(lambda: order.append("step"),))
+        worker.start()
+        worker.join(WAIT)
+        assert not worker.is_alive() and order == []  # back at once, the lock still taken
+        reactor.wait(WAIT)  # the loop is woken and runs it (its own step follows, not `after`)
+        assert order == ["step"]
+    finally:
+        reactor.lock.release()
+        reactor.close()
+
+
 def test_an_error_in_a_step_on_another_thread_reaches_the_loop() -> None:
     """A bug in a step taken by a worker thread must fail the run, not hang it."""
     from makespan.reactor import Reactor

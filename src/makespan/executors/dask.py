@@ -145,7 +145,7 @@ class Offer:
     total: Mapping[str, float]
     most: Mapping[str, float]
 
-    def unbinding(self, resources: Resources) -> set[str]:
+    def enforced_pools(self, resources: Resources) -> set[str]:
         """The pools whose makespan budget is no tighter than what Dask enforces for them: a
         CPU task holds the CPU resource where workers declare it (else any thread), an I/O
         task any thread."""
@@ -208,7 +208,7 @@ class DaskExecutor:
         self._reactor = reactor
         self._graph = graph
         self._offer = offer(client)
-        self._stageable = stageable(graph, self._offer.unbinding(resources))
+        self._stageable = stageable(graph, self._offer.enforced_pools(resources))
         self._futures: dict[int, Any] = {}
         """The current future of every task handed to Dask, admitted or staged."""
         self._staged: dict[int, tuple[Any, tuple[Any, ...]]] = {}

@@ -405,6 +405,40 @@ def test_nothing_staged_after_a_failure_runs(pair: Any, root: Path) -> None:
     assert not [p.name for p in root.glob("*.ran")]
 
 
+def test_what_a_timeout_took_back_is_handed_over_again_and_runs(pair: Any, root: Path) -> None:
+    """`slow` times out while `x` and `y` wait on the cluster behind `gate`: makespan takes them
+    back, and once `gate` ends it hands them over again and they run."""
+    release = root / "release"
+    graph = Graph()
+    graph.add(block, str(root / "slow.started"), str(release), name="slow", kind="io",
+              timeout="0.3s", estimate="10s")
+    gate = graph.add(block, str(root / "gate.started"), str(release), name="gate",
+                     estimate="10s")
+    x = graph.add(value, 1, deps=[gate], name="x", estimate="1ms")
+    y = graph.add(total, x, 1, name="y", estimate="1ms")
+    taken_back: list[bool] = []
+
+    def release_once_taken_back() -> None:
+        wait_file(str(root / "slow.started"))
+        deadline = time.monotonic() + WAIT
+        while pair.run_on_scheduler(known, ["x-", "y-"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        taken_back.append(not pair.run_on_scheduler(known, ["x-", "y-"]))
+        release.touch()
+
+    releaser = threading.Thread(target=release_once_taken_back)
+    releaser.start()
+    try:
+        results = graph.run(backend="dask", client=pair, root=root, keep_going=True)
+    finally:
+        release.touch()
+        releaser.join()
+    rows = {r["name"]: r["status"] for r in results.record["tasks"]}
+    assert taken_back == [True]
+    assert rows == {"slow": "timeout", "gate": "ok", "x": "ok", "y": "ok"}
+    assert results[y] == 2
+
+
 def test_an_order_only_dependency_is_waited_for(pair: Any, root: Path) -> None:
     graph = Graph()
     writer = graph.add(write, str(root / "note"), "hello", name="writer", estimate="1ms")

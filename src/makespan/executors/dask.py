@@ -29,6 +29,7 @@ Dask is optional (`pip install makespan[dask]`) and imported only by this backen
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 import secrets
@@ -214,6 +215,7 @@ class DaskExecutor:
         self._staged: dict[int, tuple[Any, tuple[Any, ...]]] = {}
         """Staged tasks not yet admitted: their future and the futures it was given."""
         self._began = False
+        self._ahead = itertools.count()
         self._on_done = on_done
         self._client = client
         self._root = root
@@ -251,8 +253,9 @@ class DaskExecutor:
             self._stage(self._graph.succs[job.id])
 
     def _options(self, v: int, attempt: int | str) -> dict[str, Any]:
-        """Submit options; the key names the attempt, or "ahead" for a staged task (whose key
-        must differ from its resubmission's, should a retry upstream make it stale)."""
+        """Submit options; the key names the attempt, or "aheadN" for the Nth task staged: a
+        staged task may be cancelled (made stale by a retry upstream, or taken back) and
+        handed over again, and Dask must not take the new one for the cancelled one."""
         return {"key": f"{self._graph.tasks[v].name}-{attempt}-{self._run}", "pure": False,
                 "priority": -self._priority[v],
                 "resources": self._offer.requests(self._graph.tasks[v])}
@@ -279,7 +282,7 @@ class DaskExecutor:
             inputs = {name: futures[graph.index[name]] for name in refs}
             after = [futures[p] for p in graph.preds[v] if graph.tasks[p].name not in refs]
             try:
-                future = self._submit(v, "ahead", inputs, *after)
+                future = self._submit(v, f"ahead{next(self._ahead)}", inputs, *after)
             except Exception:  # e.g. an argument that cannot be pickled: that is the task's
                 self._stageable[v] = False  # failure, reported when makespan admits it
                 continue

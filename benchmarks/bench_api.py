@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ import psutil
 
 from makespan import Graph, map_reduce, parallel_map
 from makespan.sizing import read_lines
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "patterns"))
+from map_reduce import count_words, merge  # examples/patterns/map_reduce.py
 
 LAYERS, WIDTH = 100, 100
 TASKS = LAYERS * WIDTH
@@ -281,20 +284,6 @@ def bench_map(repeats: int, root: str) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------- 3. map_reduce
-
-
-def count_words(lines: Iterator[str]) -> collections.Counter[str]:
-    counts: collections.Counter[str] = collections.Counter()
-    for line in lines:
-        counts.update(line.split())
-    return counts
-
-
-def merge(parts: list[collections.Counter[str]]) -> collections.Counter[str]:
-    total: collections.Counter[str] = collections.Counter()
-    for part in parts:
-        total.update(part)
-    return total
 
 
 def generate(path: Path, megabytes: int) -> Path:

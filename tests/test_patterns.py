@@ -3,7 +3,6 @@ leaves its chunking in the run's record."""
 
 from __future__ import annotations
 
-import collections
 import json
 import random
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from map_reduce import count_words, merge  # examples/patterns/map_reduce.py
 
 from makespan import InputError, Stage, fork_join, map_reduce, parallel_map, pipeline
 
@@ -25,20 +25,6 @@ def inc(x: int) -> int:
 
 def label(x: int) -> str:
     return f"<{x}>"
-
-
-def count_words(lines: Iterator[str]) -> collections.Counter[str]:
-    counts: collections.Counter[str] = collections.Counter()
-    for line in lines:
-        counts.update(line.split())
-    return counts
-
-
-def merge(parts: list[collections.Counter[str]]) -> collections.Counter[str]:
-    total: collections.Counter[str] = collections.Counter()
-    for part in parts:
-        total.update(part)
-    return total
 
 
 def lines_seen(lines: Iterator[str]) -> list[str]:

@@ -85,7 +85,7 @@ class Plan:
                     "upper_bound": p.upper_bound,
                     "list_schedule": p.baseline,
                     "gap": p.gap,
-                    "order": "strict sequence" if p.strict else "priority",
+                    "order": order_kind(p.strict),
                 }
                 for p in self.predictions
             ],
@@ -191,6 +191,11 @@ class Ordering:
     critical_path: tuple[str, ...]
     strict: bool = False
     """`position` is a strict start sequence (`Scheduler(..., strict=True)`), not a priority."""
+
+
+def order_kind(strict: bool) -> str:
+    """How a plan and a run record name the kind of order: `priority` or `strict sequence`."""
+    return "strict sequence" if strict else "priority"
 
 
 def order_for_run(graph: TaskGraph, resources: Resources, durations: Sequence[float],

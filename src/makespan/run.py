@@ -22,7 +22,7 @@ from makespan.engine import Engine, ExecutorFactory, RunOptions
 from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, TaskFailed
 from makespan.metrics import compute
 from makespan.model import TaskGraph
-from makespan.plan import Ordering
+from makespan.plan import Ordering, order_kind
 from makespan.record import RUNS_DIR, RunRecord, TaskResult, write_record
 from makespan.resources import Resources
 
@@ -94,7 +94,7 @@ def run_graph(
         "critical_path": list(prediction.critical_path),
         "start": dict(zip(names, prediction.start, strict=True)),
         "duration": dict(zip(names, prediction.durations, strict=True)),
-        "order": "strict sequence" if prediction.strict else "priority",
+        "order": order_kind(prediction.strict),
     }
     if listen is not None:
         listen(record)

@@ -43,6 +43,7 @@ from typing import NamedTuple
 
 from makespan.errors import InputError
 from makespan.model import Task, TaskGraph
+from makespan.priority import positions
 from makespan.resources import Resources
 from makespan.units import format_size
 
@@ -105,9 +106,7 @@ class Scheduler:
         self.strict = strict
         if strict:
             _check_sequence(graph, position)
-        self._by_position = [0] * len(tasks)
-        for v, p in enumerate(position):
-            self._by_position[p] = v
+        self._by_position = positions(position)  # the inverse: the task at each position
         self._head = 0
         """Strict: the position of the next task of the sequence to start."""
         self._waiting = [len(p) for p in graph.preds]

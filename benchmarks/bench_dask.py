@@ -9,9 +9,9 @@ repeat; a warm-up round (untimed) lets the workers import what the tasks need.
    built to every result being back in the caller (the graph building, planning, record and the
    final gather are all counted for makespan). Peer: plain `client.submit` of the same graph
    (each task submitted once, with its dependencies' futures as arguments), then
-   `client.gather`. Target: makespan / plain <= 1.2. Extra rows: makespan told `workers=16`
-   (it admits ahead of the cluster's 2 CPU units; Dask queues the extra tasks by makespan's
-   priorities) and makespan's local backend (2 worker processes) on the same graph.
+   `client.gather`. Target: makespan / plain <= 1.2. Extra rows: makespan told `workers=64`
+   (it also admits ahead of the cluster's 2 CPU units; Dask queues the extra tasks by
+   makespan's priorities) and makespan's local backend (2 worker processes) on the same graph.
 2. Order: a chain of 10 x 0.2 s declared after 40 independent 0.1 s tasks (time.sleep), on the
    2-worker cluster. Optimum 3.0 s; first come, first served takes 4.0 s. Target: makespan on
    Dask within 5 % of makespan's local backend (2 worker processes) and faster than plain Dask

@@ -40,7 +40,7 @@ from makespan.model import Call, Task, TaskGraph, append_task
 from makespan.reactor import Reactor
 from makespan.record import RunRecord, Status
 from makespan.resources import Resources
-from makespan.scheduler import Scheduler, Start
+from makespan.scheduler import POOLS, Scheduler, Start
 
 ExecutorFactory = Callable[[Reactor, OnDone], Executor]
 
@@ -108,6 +108,9 @@ class Engine:
         self.executor = make_executor(self.reactor, self._on_done)
         self._logs = logs
         self._log_names = _LogNames(graph, logs)
+        self._slot_labels = {pool: [f"{pool}-{slot}" for slot in range(resources.slots(pool))]
+                             for pool in POOLS}
+        """The record's name of each slot ("cpu-0"), made once rather than per start."""
         self._running: dict[int, _Attempt] = {}
         self._state = _State()
         self.values: dict[str, Any] = {}
@@ -216,12 +219,12 @@ class Engine:
             self._look = True
         self._running[v] = _Attempt(start, attempt, now, deadline)
         self.record.add("started", now, task.name, attempt=attempt,
-                        slot=f"{start.pool}-{start.slot}", log=log)
+                        slot=self._slot_labels[start.pool][start.slots[0]], log=log)
         run = task.run
         inputs = {ref: self.values[ref] for ref in run.refs} if task.deps and isinstance(
             run, Call) and (run.args or run.kwargs) else _NO_INPUTS
         try:
-            self.executor.start(Job(v, task, attempt, log, start.slot, inputs))
+            self.executor.start(Job(v, task, attempt, log, start.slots[0], inputs))
         except Exception as error:  # an executor that cannot take a task fails it, not the run
             self._on_done(v, _not_started(task.name, error))
 
@@ -381,6 +384,8 @@ class Engine:
 
     def _skip_unstarted(self) -> None:
         """Give every task that never ran a row saying why."""
+        if self.scheduler.done and self._state.stopping is None:
+            return  # each task finished, or was skipped (and recorded so) as it was given up
         done = {e.task for e in self.record.events if e.kind in ("finished", "skipped")}
         why = self._state.stopping or "not reached"
         now = self.now()

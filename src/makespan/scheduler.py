@@ -49,6 +49,7 @@ from makespan.units import format_size
 
 BACKFILL_DEPTH = 64
 POOLS = ("cpu", "io")
+_NO_LOCKS: frozenset[str] = frozenset()
 
 
 class Start(NamedTuple):
@@ -99,7 +100,7 @@ class Scheduler:
         self.memory = list(memory) if memory is not None else [t.memory or 0 for t in tasks]
         self._pool = [t.kind for t in tasks]
         self._slots_needed = [t.slots for t in tasks]
-        self._locks = [frozenset(t.locks) for t in tasks]
+        self._locks = [frozenset(t.locks) if t.locks else _NO_LOCKS for t in tasks]
         for task, demand in zip(tasks, self.memory, strict=True):
             self._check_fits(task, demand)
 
@@ -180,7 +181,7 @@ class Scheduler:
         self.memory.append(demand)
         self._pool.append(task.kind)
         self._slots_needed.append(task.slots)
-        self._locks.append(frozenset(task.locks))
+        self._locks.append(frozenset(task.locks) if task.locks else _NO_LOCKS)
         self.position.append(len(self._by_position))
         self._by_position.append(v)
         self._waiting.append(0)
@@ -273,7 +274,10 @@ class Scheduler:
     def _launch(self, v: int, now: float) -> Start:
         pool = self._pool[v]
         free = self._free_slots[pool]
-        slots = tuple(heapq.heappop(free) for _ in range(self._slots_needed[v]))
+        need = self._slots_needed[v]
+        # One slot is the common case: a generator would cost four times the pop.
+        slots = (heapq.heappop(free),) if need == 1 else tuple(
+            heapq.heappop(free) for _ in range(need))
         self._free_memory -= self.memory[v]
         self._held_locks.update(self._locks[v])
         start = Start(v, pool, slots)

@@ -90,7 +90,7 @@ class ThreadExecutor:
 
     def _report(self, job: Job, outcome: Outcome) -> None:
         """On this worker thread, under the engine's lock (see the module docstring)."""
-        if (job.id, job.attempt) in self._abandoned:
+        if self._abandoned and (job.id, job.attempt) in self._abandoned:
             self._abandoned.discard((job.id, job.attempt))
             return
         del self._running[job.id]

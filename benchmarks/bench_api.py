@@ -10,8 +10,9 @@ a CPU-bound map_reduce over a file, each against peers measured in the same run.
    FIFO DAG runner written here (ThreadPoolExecutor(2), a ready queue, in-degree counts); dask's
    threaded scheduler (`dask.threaded.get`, num_workers=2) on the same graph; dask.distributed
    (`client.submit` per task, futures as arguments) on a LocalCluster of one worker process with
-   2 threads, its start-up not timed. Targets: ours <= ThreadPoolExecutor, dask threaded / ours
-   >= 2.5, distributed / ours >= 20.
+   2 threads, its start-up not timed; Ray, if installed, on a local Ray of 2 CPUs (reported,
+   no target). Targets: ours <= ThreadPoolExecutor, dask threaded / ours >= 2.5,
+   distributed / ours >= 20.
 2. parallel_map of 1,000,000 tiny items (`lambda x: x * x`), chunk="auto", on 2 CPU workers.
    Peers: ProcessPoolExecutor(2).map at several chunksizes (its best is reported) and
    joblib.Parallel(n_jobs=2) with its automatic batching (both with a module-level square:
@@ -178,6 +179,36 @@ def distributed_submit(client: Any) -> float:
     return time.perf_counter() - began
 
 
+def ray_layered(repeats: int) -> list[float]:
+    """Ray (if installed) on the same graph: a remote no-op per task, object refs as
+    arguments, on a local Ray of 2 CPUs; its start-up and a warm-up run are not timed."""
+    try:
+        import ray
+    except ImportError:
+        return []
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")
+    try:
+        remote_noop = ray.remote(noop)
+
+        def run() -> float:
+            began = time.perf_counter()
+            previous: list[Any] = []
+            refs = []
+            for _ in range(LAYERS):
+                current = [remote_noop.remote(*(previous[j] for j in deps_of(0, i)))
+                           if previous else remote_noop.remote() for i in range(WIDTH)]
+                refs.extend(current)
+                previous = current
+            ray.get(refs)
+            return time.perf_counter() - began
+
+        run()
+        return [run() for _ in range(max(1, repeats // 2))]
+    finally:
+        ray.shutdown()
+
+
 def bench_overhead(repeats: int, root: str) -> list[Row]:
     times: dict[str, list[float]] = collections.defaultdict(list)
     for _ in range(repeats):
@@ -205,6 +236,8 @@ def bench_overhead(repeats: int, root: str) -> list[Row]:
             client.close()
         if cluster is not None:
             cluster.close()
+    if ray_times := ray_layered(repeats):
+        times["ray"] = ray_times
     per_task = {k: [t / TASKS for t in v] for k, v in times.items()}
     ours = min(per_task["ours"])
     rows = [Row("ours: Graph build + run, 10k layered no-ops", per_task["ours"], "µs")]
@@ -223,6 +256,9 @@ def bench_overhead(repeats: int, root: str) -> list[Row]:
         rows.append(Row("dask.distributed LocalCluster submit (same graph)",
                         per_task["distributed"], "µs", min(per_task["distributed"]) / ours,
                         "peer/ours >= 20"))
+    if "ray" in per_task:
+        rows.append(Row("Ray, local, 2 CPUs: remote no-ops (same graph)", per_task["ray"],
+                        "µs", min(per_task["ray"]) / ours, "info"))
     return rows
 
 

@@ -431,6 +431,25 @@ def test_an_argument_that_cannot_be_shipped(backend: Backend, make: Any) -> None
     assert "pickle" in caught.value.message and type(value).__name__ in caught.value.message
 
 
+@pytest.mark.parametrize("backend", ["cpu", "dask"], indirect=True)
+def test_fail_fast_starts_nothing_after_a_task_that_fails_as_it_starts(
+        backend: Backend) -> None:
+    """The scheduler hands out several starts at once; when the first cannot even be shipped,
+    the others of that batch must not start."""
+    graph = Graph()
+    backend.add(graph, type_name, threading.Lock(), name="ship", estimate="10s")
+    for i in range(3):
+        backend.ok(graph, i, name=f"other{i}")
+    with pytest.raises(TaskFailed) as caught:
+        backend.run(graph, workers=4)
+    assert caught.value.task == "ship"
+    assert graph.last_results is not None
+    table = rows(graph.last_results)
+    for i in range(3):
+        assert (table[f"other{i}"]["status"], table[f"other{i}"]["start"]) == ("skipped", None)
+        assert table[f"other{i}"]["reason"] == "not started: 'ship' failed"
+
+
 def test_a_result_that_cannot_come_back(tmp_path: Path) -> None:
     graph = Graph()
     task = graph.add(make_lock, name="lock", kind="cpu")

@@ -207,6 +207,9 @@ class Engine:
 
     def _launch(self, start: Start, attempt: int, now: float) -> None:
         v = start.task
+        if self._state.stopping is not None:  # a start before it in its batch failed at once
+            self.scheduler.fail(v)  # it never starts: its row says so when the run ends
+            return
         task = self.graph.tasks[v]
         if self.admit is not None and not self.admit(task):
             self.scheduler.fail(v)

@@ -7,9 +7,10 @@ executor is the contract suite's business (tests/test_executors_contract.py).
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -29,6 +30,10 @@ def total(*parts: int, start: int = 0) -> int:
 
 def shape(value: Any) -> Any:
     return value
+
+
+def both(first: Any, second: Any) -> tuple[Any, Any]:
+    return first, second
 
 
 # ---------------------------------------------------------------------------- building
@@ -71,6 +76,79 @@ def test_handles_inside_arguments_become_dependencies_and_values(tmp_path: Path)
     results = graph.run(root=tmp_path)
     assert results[c] == {"list": [2, (4, 7)], "plain": 3}
     assert (results[d], results[e]) == (6, 3)
+
+
+class Items(list[Any]):
+    pass
+
+
+class Pair(NamedTuple):
+    left: Any
+    right: Any
+
+
+@pytest.mark.parametrize("kind", ["io", "cpu"])
+def test_a_named_tuple_keeps_its_type_and_passes_results(kind: str, tmp_path: Path) -> None:
+    graph = Graph()
+    a = graph.add(double, 1, kind="io")
+    given = graph.add(shape, Pair(a, [a, 5]), kind=kind)
+    plain = graph.add(both, Pair(1, 2), a, kind=kind)  # no handle in it, beside one that is
+    assert {t.name: t.deps for t in graph.build().tasks}["shape"] == ("double",)
+    results = graph.run(root=tmp_path)
+    assert results[given] == Pair(2, [2, 5]) and type(results[given]) is Pair
+    assert type(results[plain][0]) is Pair
+
+
+@pytest.mark.parametrize(("value", "where"), [
+    ({"handle"}, "a set"),
+    (frozenset({"handle"}), "a frozenset"),
+    ({"handle": 1}, "a dict's key"),
+    (collections.OrderedDict(x="handle"), "a OrderedDict"),
+    ([Items(["handle"])], "a Items"),
+])
+def test_a_handle_where_it_cannot_be_replaced_is_refused(value: Any, where: str) -> None:
+    """In a set, a dict key or a subclass of list or dict, a handle would reach the task as a
+    Handle, not as its task's result: refused, naming the task and the field."""
+    graph = Graph()
+    handle = graph.add(double, 1, kind="io")
+
+    def swap(v: Any) -> Any:
+        if v == "handle":
+            return handle
+        if isinstance(v, dict):
+            return type(v)({swap(k): swap(x) for k, x in v.items()})
+        if isinstance(v, set | frozenset):
+            return type(v)(swap(x) for x in v)
+        if isinstance(v, list):
+            return type(v)([swap(x) for x in v])
+        return v
+
+    with pytest.raises(InputError, match=f"inside {where} would reach the task") as caught:
+        graph.add(shape, swap(value), name="job", kind="io")
+    assert (caught.value.task, caught.value.field) == ("job", "args")
+
+
+def test_a_decorated_functions_arguments_are_its_own(tmp_path: Path) -> None:
+    """Arguments named like `add`'s options (`name`, `kind`) go to the function."""
+    graph = Graph()
+
+    @graph.task(kind="io")
+    def greet(name: str, kind: str = "plain") -> str:
+        return f"{kind} hello {name}"
+
+    a = greet(name="alice")
+    b = greet("bob", kind="warm")
+    assert (a.name, b.name) == ("greet", "greet-2")
+    results = graph.run(root=tmp_path)
+    assert (results[a], results[b]) == ("plain hello alice", "warm hello bob")
+
+
+def test_a_single_handle_or_lock_name_is_accepted(tmp_path: Path) -> None:
+    graph = Graph()
+    first = graph.add(double, 1, kind="io")
+    then = graph.add(double, 2, deps=first, locks="db", kind="io")
+    task = {t.name: t for t in graph.build().tasks}[then.name]
+    assert (task.deps, task.locks) == (("double",), ("db",))
 
 
 def test_deps_order_without_passing_a_value(tmp_path: Path) -> None:
@@ -139,6 +217,8 @@ def test_a_duplicate_explicit_name_is_an_input_error() -> None:
     ({"kind": "gpu"}, "kind", "unknown kind 'gpu'"),
     ({"slots": 0}, "slots", "at least 1"),
     ({"retries": -1}, "retries", ">= 0"),
+    ({"retries": "3"}, "retries", "whole number"),
+    ({"slots": 1.5}, "slots", "whole number"),
 ])
 def test_bad_options_name_the_task_and_the_field(options: dict[str, Any], field: str,
                                                   words: str, tmp_path: Path) -> None:
@@ -174,12 +254,14 @@ def test_a_handle_of_another_graph_is_refused_in_deps_and_arguments() -> None:
 
 
 @pytest.mark.parametrize("run", [42, ["echo", 3], [], None])
-def test_something_neither_callable_nor_command_is_refused(run: Any) -> None:
+@pytest.mark.parametrize("name", ["job", None])
+def test_something_neither_callable_nor_command_is_refused(run: Any, name: str | None) -> None:
     graph = Graph()
     with pytest.raises(InputError) as caught:
-        graph.add(run, name="job")
+        graph.add(run, name=name)
         graph.build()
-    assert (caught.value.task, caught.value.field) == ("job", "run")
+    assert caught.value.field == "run"
+    assert caught.value.task == (name or caught.value.task)
 
 
 def test_an_empty_command_is_refused_at_build() -> None:
@@ -237,11 +319,30 @@ def test_cpu_tasks_record_the_base_memory_of_a_worker(tmp_path: Path) -> None:
     assert isinstance(base, int) and 1_000_000 < base < 1_000_000_000
 
 
-def test_a_result_before_any_run_is_an_error() -> None:
+def test_a_result_before_any_run_is_an_error(tmp_path: Path) -> None:
     graph = Graph()
     a = graph.add(double, 1, kind="io")
     with pytest.raises(MakespanError, match="has not run"):
         a.result()
+    graph.run(root=tmp_path)
+    later = graph.add(double, 2, kind="io")
+    with pytest.raises(MakespanError, match="added after the graph's last run"):
+        later.result()
+
+
+def test_results_are_a_mapping_of_what_succeeded(tmp_path: Path) -> None:
+    def broken() -> None:
+        raise ValueError("no")
+
+    graph = Graph()
+    good = graph.add(double, 3, kind="io")
+    bad = graph.add(broken, kind="io")
+    results = graph.run(root=tmp_path, keep_going=True)
+    assert good in results and "double" in results and results.get(good) == 6
+    assert bad not in results and results.get(bad, "none") == "none"
+    assert 42 not in results
+    with pytest.raises(TaskFailed):
+        results[bad]
 
 
 def test_a_graph_runs_again_with_fresh_results(tmp_path: Path) -> None:

@@ -25,10 +25,10 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from makespan.errors import InputError, MakespanError, TaskFailed
-from makespan.model import DEFAULT_ESTIMATE, Call, Kind, Ref, Task, TaskGraph
+from makespan.model import DEFAULT_ESTIMATE, Call, Kind, Ref, Task, TaskGraph, is_named_tuple
 from makespan.units import parse_duration, parse_size
 
 P = ParamSpec("P")
@@ -49,6 +49,9 @@ class Handle(Generic[R]):
         results = self._graph.last_results
         if results is None:
             raise MakespanError(f"'{self.name}' has no result: the graph has not run")
+        if self.name not in results and self.name not in results.failures:
+            raise MakespanError(f"'{self.name}' has no result: it was added after the graph's "
+                                "last run")
         value: R = results[self]
         return value
 
@@ -66,8 +69,18 @@ class TaskFunction(Generic[P, R]):
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Handle[R]:
+        """Add the call as a task. Every argument is the function's own, even one named like
+        an option of `add` (`name`, `kind`, ...): the options are the decorator's."""
         add: Callable[..., Handle[R]] = self._graph.add
-        return add(self._fn, *args, **self._options, **kwargs)
+        return add(_Bound(self._fn, args, kwargs), **self._options)
+
+
+class _Bound(NamedTuple):
+    """A function with the arguments it is called with, given to `Graph.add` as a whole."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 class Graph:
@@ -93,7 +106,7 @@ class Graph:
         self,
         fn: Callable[..., R] | str | Sequence[str],
         *args: Any,
-        deps: Iterable[Handle[Any]] = (),
+        deps: Handle[Any] | Iterable[Handle[Any]] = (),
         name: str | None = None,
         kind: Kind = "cpu",
         slots: int = 1,
@@ -101,14 +114,17 @@ class Graph:
         estimate: float | str | None = None,
         timeout: float | str | None = None,
         retries: int = 0,
-        locks: Iterable[str] = (),
+        locks: str | Iterable[str] = (),
         **kwargs: Any,
     ) -> Handle[R]:
         """Add `fn(*args, **kwargs)` (or a shell command) as a task and return its handle.
 
-        Handles among the arguments (also inside lists, tuples and dicts) are replaced by
-        those tasks' results and become dependencies; `deps` adds order-only dependencies.
+        Handles among the arguments (also inside lists, tuples, named tuples and dict values)
+        are replaced by those tasks' results and become dependencies; `deps` (a handle or
+        several) adds order-only dependencies; `locks` is a lock's name or several.
         """
+        if isinstance(fn, _Bound):
+            fn, args, kwargs = fn
         if name is None:
             name = self._fresh(_default_name(fn))
         elif name in self._names:
@@ -125,7 +141,7 @@ class Graph:
         else:
             raise InputError(f"{fn!r} is neither a callable nor a command (a string or a list "
                              "of strings)", task=name, field="run")
-        for handle in deps:
+        for handle in (deps,) if isinstance(deps, Handle) else deps:
             found.append(handle.name if type(handle) is Handle and handle._graph is self
                          else self._own(handle, name, "deps"))
         if len(found) < 2:
@@ -135,14 +151,14 @@ class Graph:
         else:
             needs = tuple(dict.fromkeys(found))
         task = Task(
-            name, run, needs, kind, slots,
+            name, run, needs, kind, parse_option(name, "slots", slots, _count),
             memory=None if memory is None else parse_option(name, "memory", memory, parse_size),
             estimate=None if estimate is None else parse_option(name, "estimate", estimate,
                                                                 parse_duration),
             timeout=None if timeout is None else parse_option(name, "timeout", timeout,
                                                               parse_duration),
-            retries=retries,
-            locks=tuple(locks) if locks else (),
+            retries=parse_option(name, "retries", retries, _count),
+            locks=(locks,) if isinstance(locks, str) else tuple(locks),
         )
         self._tasks.append(task)
         self._names.add(name)
@@ -196,7 +212,7 @@ class Graph:
         from makespan.run import frozen_heap
 
         refuse_nested()
-        budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
+        budget = parse_option(None, "memory", memory, parse_size)
         graph = self.build()
         with frozen_heap():
             result = run_local(graph, workers, io_workers, budget, keep_going, optimize,
@@ -243,18 +259,30 @@ class Results(Mapping[Any, Any]):
         return str(self.record["status"])
 
     def __getitem__(self, key: Handle[Any] | str) -> Any:
-        name = key.name if isinstance(key, Handle) else key
+        name = _name(key)
         if name in self._values:
             return self._values[name]
         if name in self.failures:
             raise self.failures[name]
         raise KeyError(name)
 
+    # The keys are the tasks that succeeded: a failed one raises TaskFailed from `[]` (to say
+    # why it has no value), but is not "in" the results and `get` gives its default.
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, Handle | str) and _name(key) in self._values
+
+    def get(self, key: Handle[Any] | str, default: Any = None) -> Any:
+        return self._values.get(_name(key), default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+def _name(key: Handle[Any] | str) -> str:
+    return key.name if isinstance(key, Handle) else key
 
 
 def refuse_nested(what: str = "graph.run()") -> None:
@@ -273,14 +301,17 @@ def refuse_nested(what: str = "graph.run()") -> None:
             "to the outer graph instead.")
 
 
-_NESTED = (Handle, list, tuple, dict)
+_NESTED = (Handle, list, tuple, dict, set, frozenset)
 
 
 def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
     """`value` with each Handle replaced by a Ref to its task, whose name joins `found`.
 
-    A list or tuple holding no handle and no container is returned as it is, found by the
-    set of its items' types (fast in C): a chunk of a million numbers costs no Python loop.
+    Handles are found in lists, tuples, named tuples and dict values (the containers
+    `resolve_refs` rebuilds); one anywhere else (a set, a dict key, a subclass of list or
+    dict) would reach the task as a Handle, so it is refused. A list or tuple holding no
+    handle and no container is returned as it is, found by the set of its items' types (fast
+    in C): a chunk of a million numbers costs no Python loop.
     """
     kind = type(value)
     if kind is Handle:
@@ -293,11 +324,33 @@ def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
             return tuple([_to_refs(v, graph, found, task) for v in value])
         return [_to_refs(v, graph, found, task) for v in value]
     if kind is dict:
+        if any(isinstance(k, Handle) for k in value):
+            raise _unreachable("a dict's key", task)
         return {k: _to_refs(v, graph, found, task) for k, v in value.items()}
     if isinstance(value, Handle):  # a subclass
         found.append(graph._own(value, task, "args"))
         return Ref(value.name)
-    return value
+    if not _holds_handle(value):
+        return value
+    if is_named_tuple(value):
+        return kind._make([_to_refs(v, graph, found, task) for v in value])
+    raise _unreachable(f"a {kind.__name__}", task)
+
+
+def _holds_handle(value: Any) -> bool:
+    if isinstance(value, Handle):
+        return True
+    if isinstance(value, dict):
+        return any(map(_holds_handle, value.keys())) or any(map(_holds_handle, value.values()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(map(_holds_handle, value))
+    return False
+
+
+def _unreachable(where: str, task: str) -> InputError:
+    return InputError(f"a handle inside {where} would reach the task as a Handle, not as a "
+                      "result: pass it directly, or in a list, tuple, named tuple or dict value",
+                      task=task, field="args")
 
 
 def _default_name(fn: Any) -> str:
@@ -306,12 +359,19 @@ def _default_name(fn: Any) -> str:
         return name
     if isinstance(fn, str):
         return fn.split()[0] if fn.split() else "command"
-    if callable(fn):
-        return str(getattr(fn, "__name__", "task"))
-    return str(next(iter(fn), "command"))
+    if isinstance(fn, Sequence) and not callable(fn):
+        return str(next(iter(fn), "command"))
+    return "task"
 
 
-def parse_option(task: str, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+def _count(value: Any) -> int:
+    """A whole number given as one (not "3", not True)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def parse_option(task: str | None, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:
     if value is None:
         return None
     try:

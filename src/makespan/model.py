@@ -35,9 +35,9 @@ class Ref:
 class Call:
     """A Python callable and its arguments, run by the thread or process executors.
 
-    `Ref`s among the arguments (also inside lists, tuples and dict values) are replaced by the
-    referenced tasks' results when the call runs; `refs` lists them so the graph can depend on
-    them.
+    `Ref`s among the arguments (also inside lists, tuples, named tuples and dict values) are
+    replaced by the referenced tasks' results when the call runs; `refs` lists them so the
+    graph can depend on them.
     """
 
     fn: Callable[..., Any]
@@ -65,16 +65,28 @@ def _collect_refs(values: Iterable[Any], found: list[str]) -> None:
 
 
 def resolve_refs(value: Any, results: Mapping[str, Any]) -> Any:
-    """`value` with every `Ref` replaced by the named task's result."""
-    if isinstance(value, Ref):
+    """`value` with every `Ref` replaced by the named task's result.
+
+    Only the containers a `Ref` can be put in are rebuilt (lists, tuples, dicts and named
+    tuples, keeping their type); any other value, a subclass of list or dict included, is
+    passed as it is.
+    """
+    kind = type(value)
+    if kind is Ref:
         return results[value.task]
-    if isinstance(value, list):
+    if kind is list:
         return [resolve_refs(v, results) for v in value]
-    if isinstance(value, tuple):
-        return tuple(resolve_refs(v, results) for v in value)
-    if isinstance(value, dict):
+    if kind is tuple:
+        return tuple([resolve_refs(v, results) for v in value])
+    if kind is dict:
         return {k: resolve_refs(v, results) for k, v in value.items()}
+    if is_named_tuple(value):
+        return kind._make([resolve_refs(v, results) for v in value])
     return value
+
+
+def is_named_tuple(value: Any) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_make")
 
 
 @dataclass(frozen=True, slots=True)

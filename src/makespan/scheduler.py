@@ -330,7 +330,7 @@ class Scheduler:
         if memory > self.resources.memory:
             raise InputError(
                 f"needs {format_size(memory)} of memory but the whole budget is "
-                f"{format_size(self.resources.memory)}: raise settings.memory or lower "
+                f"{format_size(self.resources.memory)}: raise the memory budget or lower "
                 "the task's estimate",
                 task=task.name, field="memory",
             )

@@ -151,13 +151,13 @@ class Graph:
         else:
             needs = tuple(dict.fromkeys(found))
         task = Task(
-            name, run, needs, kind, parse_option(name, "slots", slots, _count),
+            name, run, needs, kind, _whole(name, "slots", slots),
             memory=None if memory is None else parse_option(name, "memory", memory, parse_size),
             estimate=None if estimate is None else parse_option(name, "estimate", estimate,
                                                                 parse_duration),
             timeout=None if timeout is None else parse_option(name, "timeout", timeout,
                                                               parse_duration),
-            retries=parse_option(name, "retries", retries, _count),
+            retries=_whole(name, "retries", retries),
             locks=(locks,) if isinstance(locks, str) else tuple(locks),
         )
         self._tasks.append(task)
@@ -364,11 +364,11 @@ def _default_name(fn: Any) -> str:
     return "task"
 
 
-def _count(value: Any) -> int:
+def _whole(task: str, field: str, value: Any) -> int:
     """A whole number given as one (not "3", not True)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    return value
+    if type(value) is int:
+        return value
+    raise InputError(f"expected a whole number, got {value!r}", task=task, field=field)
 
 
 def parse_option(task: str | None, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:

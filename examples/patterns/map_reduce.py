@@ -1,12 +1,15 @@
 """Map-reduce over a file: word frequencies, each worker reading only its own byte range.
 
     python examples/patterns/map_reduce.py [FILE]
+
+Without a FILE, it counts a generated 8 MB file, removed when done.
 """
 
 import collections
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from makespan import map_reduce
 
@@ -25,16 +28,22 @@ def merge(parts: list[collections.Counter[str]]) -> collections.Counter[str]:
     return total
 
 
-def sample_file() -> str:
+def write_sample(path: Path) -> Path:
     words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and",
              "keeps", "running"]
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    with path.open("w") as f:
         for i in range(200_000):
             f.write(" ".join(words[(i + k) % len(words)] for k in range(8)) + "\n")
-    return f.name
+    return path
+
+
+def most_common(path: Path) -> None:
+    print(map_reduce(count_words, merge, path).most_common(5))
 
 
 if __name__ == "__main__":
-    path = sys.argv[1] if len(sys.argv) > 1 else sample_file()
-    frequencies = map_reduce(count_words, merge, path)
-    print(frequencies.most_common(5))
+    if len(sys.argv) > 1:
+        most_common(Path(sys.argv[1]))
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            most_common(write_sample(Path(scratch) / "words.txt"))

@@ -7,10 +7,16 @@
 
 No pattern schedules anything itself: each only shapes a graph (and sizes its chunks with
 `makespan.sizing`); order, budgets and the record come from the engine as for any graph.
+
+With chunk="auto", the first items run in the caller as a timed sample, before the graph is
+built; its result is the answer's first chunk (chunk 0, which has no task), so every item is
+still computed once. If the sample fails, its items go to the run, which reports the failure as
+any task's (`TaskFailed`, with the record written); the items it took are then called again.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from makespan import sizing
-from makespan.api import Graph, Handle
+from makespan.api import Graph, Handle, refuse_nested
 from makespan.errors import InputError
 from makespan.model import Kind
 from makespan.resources import usable_cores
@@ -41,39 +47,46 @@ class Stage:
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, chunk: Chunk = "auto",
                  kind: Kind = "cpu", workers: int | None = None, **run: Any) -> list[R]:
     """`[fn(x) for x in items]`, computed in parallel chunks; results in input order."""
+    refuse_nested("parallel_map()")
     items = list(items)
-    chunking = _chunking(fn, items, chunk, kind, workers)
+    done, chunking = _chunking(functools.partial(_map_chunk, fn), items, chunk, kind, workers)
     graph = Graph()
     handles = [graph.add(_map_chunk, fn, part, kind=kind, name=f"map[{k}]")
-               for k, part in enumerate(_chunks(items, chunking.size))]
+               for k, part in _chunks(items, chunking, len(done))]
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)
-    return [value for h in handles for value in results[h]]
+    return [value for part in [*done, *(results[h] for h in handles)] for value in part]
 
 
 def pipeline(items: Iterable[Any], *stages: Callable[[Any], Any] | Stage, chunk: Chunk = "auto",
              workers: int | None = None, **run: Any) -> list[Any]:
     """Pass each item through every stage in turn; stage k+1 starts on the first chunk while
-    stage k still works on later ones. Results of the last stage, in input order."""
+    stage k still works on later ones. Results of the last stage, in input order.
+
+    With chunk="auto", chunk 0 is the first stage's timed sample: it enters at stage 1."""
+    refuse_nested("pipeline()")
     items = list(items)
     if not stages:
         raise InputError("a pipeline needs at least one stage", field="stages")
     steps = [s if isinstance(s, Stage) else Stage(s) for s in stages]
     first = steps[0]
-    chunking = _chunking(first.fn, items, chunk, first.kind, workers)
+    done, chunking = _chunking(functools.partial(_map_chunk, first.fn), items, chunk, first.kind,
+                               workers)
     graph = Graph()
     previous: list[Handle[Any] | None] = [None] * len(steps)
-    last: list[Handle[Any]] = []
-    for k, part in enumerate(_chunks(items, chunking.size)):
-        data: Any = part
-        for s, step in enumerate(steps):
-            before = previous[s]
+    last: list[Any] = []  # each chunk's last-stage handle, or its values when no stage is left
+    flows = [(k, 1, part) for k, part in enumerate(done)]
+    flows += [(k, 0, part) for k, part in _chunks(items, chunking, len(done))]
+    for k, begin, data in flows:
+        for s in range(begin, len(steps)):
+            step, before = steps[s], previous[s]
             after = [before] if step.ordered and before is not None else []
             handle = graph.add(_map_chunk, step.fn, data, kind=step.kind, name=f"stage{s}[{k}]",
                                deps=after)
             previous[s] = data = handle
         last.append(data)
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)
-    return [value for h in last for value in results[h]]
+    return [value for data in last
+            for value in (results[data] if isinstance(data, Handle) else data)]
 
 
 def map_reduce(mapper: Callable[[Iterator[Any]], T], reducer: Callable[[list[T]], R],
@@ -83,20 +96,27 @@ def map_reduce(mapper: Callable[[Iterator[Any]], T], reducer: Callable[[list[T]]
 
     `data` is a sequence of items, or a path to a text file: the file is split into byte
     ranges aligned to line boundaries, and each mapper reads only its own range (it receives
-    an iterator over the range's lines), so no file contents cross process boundaries.
+    an iterator over the range's lines), so no file contents cross process boundaries. For a
+    file, `chunk` is a number of bytes, not of lines.
     """
+    refuse_nested("map_reduce()")
     graph = Graph()
+    parts: list[Any]
     if isinstance(data, str | Path):
         path = str(data)
-        chunking = _file_chunking(mapper, path, chunk, kind, workers)
-        parts = [graph.add(_map_range, mapper, path, start, end, kind=kind, name=f"map[{k}]")
-                 for k, (start, end) in enumerate(
-                     sizing.split_ranges(os.path.getsize(path), chunking.size))]
+        size = os.path.getsize(path)
+        done, chunking = _sized(size, lambda: sizing.sample_file(mapper, path, kind), chunk, kind,
+                                workers)
+        parts = [*done, *(graph.add(_map_range, mapper, path, start, end, kind=kind,
+                                    name=f"map[{k}]")
+                          for k, (start, end) in enumerate(
+                              sizing.split_ranges(size, chunking.size, chunking.sampled),
+                              start=len(done)))]
     else:
         items = list(data)
-        chunking = _chunking(lambda x: mapper(iter([x])), items, chunk, kind, workers)
-        parts = [graph.add(_map_items, mapper, part, kind=kind, name=f"map[{k}]")
-                 for k, part in enumerate(_chunks(items, chunking.size))]
+        done, chunking = _chunking(mapper, items, chunk, kind, workers)
+        parts = [*done, *(graph.add(_map_items, mapper, part, kind=kind, name=f"map[{k}]")
+                          for k, part in _chunks(items, chunking, len(done)))]
     reduced = graph.add(reducer, parts, kind=kind, name="reduce")
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)
     value: R = results[reduced]
@@ -107,6 +127,7 @@ def fork_join(subtasks: Iterable[Callable[[], Any] | tuple[Any, ...]],
               merge: Callable[[list[Any]], R], *, kind: Kind = "cpu",
               workers: int | None = None, **run: Any) -> R:
     """Run each subtask (a callable, or `(fn, *args)`) in parallel, then `merge(results)`."""
+    refuse_nested("fork_join()")
     graph = Graph()
     forks = []
     for k, sub in enumerate(subtasks):
@@ -122,7 +143,7 @@ def fork_join(subtasks: Iterable[Callable[[], Any] | tuple[Any, ...]],
 # Module-level so worker processes import them by reference.
 
 
-def _map_chunk(fn: Callable[[Any], Any], part: Sequence[Any]) -> list[Any]:
+def _map_chunk(fn: Callable[[Any], Any], part: Iterable[Any]) -> list[Any]:
     return [fn(x) for x in part]
 
 
@@ -137,33 +158,30 @@ def _map_range(mapper: Callable[[Iterator[str]], Any], path: str, start: int, en
 # ---------------------------------------------------------------------------- sizing
 
 
-def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def _chunks(items: Sequence[T], chunking: sizing.Chunking,
+            first: int) -> list[tuple[int, Sequence[T]]]:
+    """The items after the sampled ones, in chunks numbered from `first`."""
+    starts = range(chunking.sampled, len(items), chunking.size)
+    return [(k, items[i:i + chunking.size]) for k, i in enumerate(starts, start=first)]
 
 
-def _chunking(fn: Callable[[Any], Any], items: Sequence[Any], chunk: Chunk, kind: Kind,
-              workers: int | None) -> sizing.Chunking:
-    slots = workers or usable_cores()
+def _chunking(run: Callable[[Iterator[Any]], Any], items: Sequence[Any], chunk: Chunk,
+              kind: Kind, workers: int | None) -> tuple[list[Any], sizing.Chunking]:
+    """`_sized` for items, `run` being what a chunk's task does with them."""
+    return _sized(len(items), lambda: sizing.sample_items(run, items, kind), chunk, kind, workers)
+
+
+def _sized(n: int, sample: Callable[[], sizing.Sample], chunk: Chunk, kind: Kind,
+           workers: int | None) -> tuple[list[Any], sizing.Chunking]:
+    """The results of the chunks already done (the timed sample's, for "auto"), and how to
+    chunk the `n` items (or bytes) they leave."""
     if chunk != "auto":
-        size = _fixed(chunk)
-        return sizing.Chunking(size, -(-len(items) // size), 0.0, sizing.TASK_OVERHEAD[kind],
-                               "chosen by the caller")
-    return sizing.choose(len(items), slots, sizing.time_per_item(fn, items),
-                         sizing.TASK_OVERHEAD[kind])
-
-
-def _file_chunking(mapper: Callable[[Iterator[str]], Any], path: str, chunk: Chunk, kind: Kind,
-                   workers: int | None) -> sizing.Chunking:
-    """Chunk sizes in bytes: the mapper is timed on the file's first lines."""
-    size = os.path.getsize(path)
-    if chunk != "auto":
-        step = _fixed(chunk)
-        return sizing.Chunking(step, -(-size // step), 0.0, sizing.TASK_OVERHEAD[kind],
-                               "chosen by the caller")
-    sample = min(size, sizing.SAMPLE_BYTES)
-    seconds = sizing.time_call(lambda: mapper(sizing.read_lines(path, 0, sample)))
-    per_byte = seconds / sample if sample else 0.0
-    return sizing.choose(size, workers or usable_cores(), per_byte, sizing.TASK_OVERHEAD[kind])
+        return [], sizing.fixed(n, _fixed(chunk), kind)
+    if n == 0:
+        return [], sizing.choose(0, 1, 0.0, sizing.TASK_OVERHEAD[kind])
+    taken = sample()
+    done = [taken.value] if taken.error is None else []
+    return done, sizing.after(taken, n, workers or usable_cores(), kind)
 
 
 def _fixed(chunk: Chunk) -> int:

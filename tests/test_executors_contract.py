@@ -469,7 +469,7 @@ def test_nested_use_of_the_api_is_refused_clearly(backend: Backend) -> None:
     for fn in (nested_graph, nested_parallel_map, nested_executor):
         backend.add(graph, fn, name=fn.__name__)
     results = backend.run(graph, keep_going=True)
-    for name, what in (("nested_graph", "graph.run()"), ("nested_parallel_map", "graph.run()"),
+    for name, what in (("nested_graph", "graph.run()"), ("nested_parallel_map", "parallel_map()"),
                        ("nested_executor", "makespan.Executor()")):
         with pytest.raises(TaskFailed) as caught:
             results[name]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from makespan.errors import InputError
+
 IO_PER_CORE = 3
 MEMORY_RESERVE_FRACTION = 0.10
 MEMORY_RESERVE_MIN = 512 * 2**20
@@ -52,10 +54,28 @@ def available_memory_budget() -> int:
 
 def detect(workers: int | None = None, io_workers: int | None = None,
            memory: int | None = None) -> Resources:
-    """Resources from explicit settings, the machine filling in whatever is `None`."""
+    """Resources from explicit settings, the machine filling in whatever is `None`.
+
+    Every front end (`Graph.run`, the patterns, `makespan.Executor`, the CLI) comes through
+    here, so a pool below one slot or a negative memory budget is refused in one place, before
+    anything starts, rather than surfacing later as a task that "needs 1 cpu slots".
+    """
+    at_least(1, workers=workers, io_workers=io_workers)
+    at_least(0, memory=memory)
     cpu = workers if workers is not None else usable_cores()
     return Resources(
         cpu=cpu,
         io=io_workers if io_workers is not None else IO_PER_CORE * cpu,
         memory=memory if memory is not None else available_memory_budget(),
     )
+
+
+def at_least(least: int, **settings: int | None) -> None:
+    """Refuse any of `settings` (by name) that is given but not a whole number >= `least`."""
+    for field, value in settings.items():
+        if value is None:
+            continue
+        if type(value) is not int:  # not "4", not True (as `Graph.add` takes numbers)
+            raise InputError(f"expected a whole number, got {value!r}", field=field)
+        if value < least:
+            raise InputError(f"must be at least {least}, got {value}", field=field)

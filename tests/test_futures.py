@@ -14,17 +14,21 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from makespan import Executor, InputError, MakespanError, TaskFailed
 
 WAIT = 20.0
+R = TypeVar("R")
 
 
 class Boom(Exception):
@@ -65,6 +69,15 @@ def spans(path: str) -> tuple[float, float]:
     began = time.monotonic()
     wait_for_file(path)
     return began, time.monotonic()
+
+
+def _running(future: concurrent.futures.Future[R]) -> concurrent.futures.Future[R]:
+    """`future`, once its call has started (failing the test if it does not start in time)."""
+    deadline = time.monotonic() + WAIT
+    while not future.running() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert future.running()
+    return future
 
 
 @pytest.fixture
@@ -150,10 +163,7 @@ def test_cancel_works_on_pending_futures_only_and_they_never_run(tmp_path: Path)
     try:
         blocker = pool.submit(release.wait, WAIT)
         pending = [pool.submit(ran.append, n) for n in range(5)]
-        started = time.monotonic()
-        while not blocker.running() and time.monotonic() - started < WAIT:
-            time.sleep(0.001)
-        assert blocker.running()
+        _running(blocker)
         assert not blocker.cancel()  # running: too late
         assert [f.cancel() for f in pending[1:4]] == [True] * 3
         release.set()
@@ -177,10 +187,7 @@ def test_cancel_works_on_pending_futures_only_and_they_never_run(tmp_path: Path)
 def test_shutdown_with_cancel_futures_runs_only_what_started(tmp_path: Path) -> None:
     release = tmp_path / "release"
     pool = Executor(workers=1, kind="cpu", root=tmp_path)
-    blocker = pool.submit(wait_for_file, str(release))
-    started = time.monotonic()
-    while not blocker.running() and time.monotonic() - started < WAIT:
-        time.sleep(0.001)
+    blocker = _running(pool.submit(wait_for_file, str(release)))
     pending = [pool.submit(square, n) for n in range(4)]
     pool.shutdown(wait=False, cancel_futures=True)
     assert all(f.cancelled() for f in pending)
@@ -276,3 +283,165 @@ def test_an_executor_inside_a_task_is_refused(io_pool: Executor) -> None:
 
     with pytest.raises(MakespanError, match="inside task"):
         io_pool.submit(nested).result(timeout=WAIT)
+
+
+# ---------------------------------------------------------------------------- at exit
+
+EXIT_SCRIPT = '''
+import os, sys, time
+from makespan import Executor
+
+def work(folder, name):
+    """Ends only after the script has: its own end is the one thing it waits for."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(folder, "ended")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    with open(os.path.join(folder, name), "w") as out:
+        out.write(str(os.getpid()))
+
+folder, how = sys.argv[1], sys.argv[2]
+print(os.getpid())
+pool = Executor(workers=1, io_workers=1, root=folder)
+pool.submit(work, folder, "io", kind="io")
+pool.submit(work, folder, "cpu", kind="cpu")
+if how == "shutdown(wait=False)":
+    pool.shutdown(wait=False)
+open(os.path.join(folder, "ended"), "w").close()
+'''
+
+
+def _left_behind(marker: str) -> list[psutil.Process]:
+    """Running processes whose environment holds `marker` (those a script started, and theirs)."""
+    left = []
+    for process in psutil.process_iter(["environ", "status"]):
+        environ = process.info["environ"] or {}
+        if environ.get("MAKESPAN_EXIT_TEST") == marker and (
+                process.info["status"] != psutil.STATUS_ZOMBIE):
+            left.append(process)
+    return left
+
+
+@pytest.mark.parametrize("how", ["no shutdown", "shutdown(wait=False)"])
+def test_work_submitted_before_exit_completes_like_the_stdlib(how: str, tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(EXIT_SCRIPT)
+    marker = str(tmp_path)
+    ended = subprocess.run([sys.executable, str(script), str(tmp_path), how],
+                           env={**os.environ, "MAKESPAN_EXIT_TEST": marker},
+                           capture_output=True, text=True, timeout=3 * WAIT)
+    assert (ended.returncode, ended.stderr) == (0, "")
+    script_pid = int(ended.stdout)
+    assert int((tmp_path / "io").read_text()) == script_pid  # io: a thread of the script
+    worker = int((tmp_path / "cpu").read_text())
+    assert worker != script_pid
+    record = json.loads((tmp_path / ".makespan" / "last-run.json").read_text())
+    assert record["status"] == "ok"
+    assert sorted(row["status"] for row in record["tasks"]) == ["ok", "ok"]
+    assert _left_behind(marker) == []
+    assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == (
+        psutil.STATUS_ZOMBIE)
+
+
+# ---------------------------------------------------------------------------- nested use
+
+
+def test_a_task_submitting_into_its_own_executor_gets_a_clear_error(tmp_path: Path) -> None:
+    """With every slot busy, the inner task would wait for the outer one's slot: refused."""
+    pool = Executor(workers=1, io_workers=1, kind="io", root=tmp_path)
+
+    def outer() -> int:
+        return pool.submit(square, 5).result()
+
+    def mapper() -> list[int]:
+        return list(pool.map(square, [1, 2]))
+
+    try:
+        for task, name in ((outer, "outer#0"), (mapper, "mapper#1")):
+            with pytest.raises(MakespanError, match=f"inside task '{name}' of this same Exec"):
+                pool.submit(task).result(timeout=WAIT)
+        assert pool.submit(square, 3).result(timeout=WAIT) == 9  # the pool goes on
+    finally:
+        _shut_down_within(pool, WAIT)
+
+
+def test_a_task_waiting_for_its_own_executors_shutdown_gets_a_clear_error(
+        tmp_path: Path) -> None:
+    pool = Executor(workers=1, io_workers=1, kind="io", root=tmp_path)
+    try:
+        with pytest.raises(MakespanError, match=r"shutdown\(wait=True\) was called inside task"):
+            pool.submit(pool.shutdown).result(timeout=WAIT)
+        with pytest.raises(MakespanError, match="inside task"):
+            pool.submit(lambda: pool.__exit__(None, None, None)).result(timeout=WAIT)
+        assert pool.submit(square, 2).result(timeout=WAIT) == 4  # refused: nothing shut down
+    finally:
+        _shut_down_within(pool, WAIT)
+
+
+def test_a_task_of_one_executor_may_use_another(tmp_path: Path) -> None:
+    """Only submitting into one's own executor is refused: another has slots of its own. Task
+    names are no identity: each executor here runs a task named `relay#0` at the same time."""
+    release = threading.Event()
+
+    def relay(x: int) -> Any:
+        return inner.submit(square, x).result(timeout=WAIT) if x else release.wait(WAIT)
+
+    with Executor(workers=1, io_workers=2, kind="io", root=tmp_path / "a") as inner, \
+            Executor(workers=1, io_workers=1, kind="io", root=tmp_path / "b") as outer:
+        waiting = _running(inner.submit(relay, 0))
+        try:
+            assert outer.submit(relay, 6).result(timeout=WAIT) == 36
+        finally:
+            release.set()
+        assert waiting.result(timeout=WAIT) is True
+
+
+def _shut_down_within(pool: Executor, seconds: float) -> None:
+    """Shut `pool` down, failing (rather than hanging the suite) if that takes too long."""
+    closer = threading.Thread(target=pool.shutdown, daemon=True)
+    closer.start()
+    closer.join(seconds)
+    assert not closer.is_alive(), "shutdown hung"
+
+
+# ---------------------------------------------------------------------------- pool sizes
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"workers": 0}, "workers"),
+    ({"workers": -1}, "workers"),
+    ({"workers": "4"}, "workers"),
+    ({"io_workers": 0}, "io_workers"),
+    ({"max_workers": 0}, "max_workers"),
+    ({"max_workers": 2, "workers": 2}, "max_workers"),
+    ({"max_workers": 2, "io_workers": 2, "kind": "io"}, "max_workers"),
+    ({"kind": "gpu"}, "kind"),
+])
+def test_bad_pool_options_are_refused_before_anything_starts(
+        options: dict[str, Any], field: str, tmp_path: Path,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    engines = _engine_threads()
+    with pytest.raises(InputError) as caught:
+        Executor(root=tmp_path, **options)
+    assert caught.value.field == field
+    assert _engine_threads() == engines
+    assert capfd.readouterr().err == ""  # no traceback from another thread
+
+
+def _engine_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "makespan-executor")
+
+
+@pytest.mark.parametrize(("kind", "sizes"), [("cpu", {"cpu": 3}), ("io", {"io": 3})])
+def test_max_workers_sizes_the_pool_of_the_default_kind(
+        kind: Any, sizes: dict[str, int], tmp_path: Path) -> None:
+    with Executor(max_workers=3, kind=kind, root=tmp_path) as pool:
+        assert pool.submit(square, 2).result(timeout=WAIT) == 4
+    assert pool.record is not None
+    assert pool.record["workers"].items() >= sizes.items()
+
+
+def test_max_workers_goes_with_the_other_kinds_size(tmp_path: Path) -> None:
+    with Executor(max_workers=3, workers=2, kind="io", root=tmp_path) as pool:
+        pass
+    assert pool.record is not None
+    assert (pool.record["workers"]["cpu"], pool.record["workers"]["io"]) == (2, 3)

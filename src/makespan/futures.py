@@ -21,12 +21,20 @@ for `io` tasks, and for `cpu` tasks a copy whose `__cause__` is the `TaskFailed`
 worker's traceback (as `ProcessPoolExecutor` chains a remote traceback). A task that failed
 without an exception of its own (its worker died, it was skipped) raises `TaskFailed`.
 `cancel()` is True only for a task that has not started, and such a task never runs.
+
+Like the stdlib executors, work submitted is never dropped at interpreter exit: an executor
+still running then is shut down with `wait=True` (its tasks complete, its record is written, its
+worker processes stop), even if `shutdown` was never called or was called with `wait=False`.
+
+A task may not submit into its own executor (nor wait for its shutdown): see `submit`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -35,22 +43,65 @@ from typing import Any, TypeVar
 from makespan.api import parse_option, refuse_nested
 from makespan.engine import Engine
 from makespan.errors import InputError, MakespanError, TaskFailed
+from makespan.executors.calling import inside_task
 from makespan.model import KINDS, Call, Kind, Task, open_graph
 from makespan.record import Event
+from makespan.resources import at_least, detect
 from makespan.units import parse_duration, parse_size
 
 R = TypeVar("R")
 
+_live: set[Executor] = set()
+"""Executors whose run has not ended: `_finish_at_exit` waits for each."""
+_live_lock = threading.Lock()
+_exiting = False
+
+
+def _finish_at_exit() -> None:
+    """At interpreter exit, let every live executor finish its work, as the stdlib's do.
+
+    Registered like `concurrent.futures.thread`'s hook: it runs before Python joins its threads
+    and before `atexit` handlers, while tasks may still start threads and worker processes.
+    """
+    global _exiting
+    with _live_lock:
+        _exiting = True
+        executors = list(_live)
+    for executor in executors:
+        executor.shutdown(wait=True)
+
+
+def _forget_after_fork() -> None:
+    """A forked child owns none of its parent's executors: it must not wait for them."""
+    global _live_lock
+    _live_lock = threading.Lock()
+    _live.clear()
+
+
+threading._register_atexit(_finish_at_exit)  # type: ignore[attr-defined]
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+_own = threading.local()
+"""`_own.executor`: the executor whose `io` task this thread is running (see `_as_own`)."""
+
 
 class Executor(concurrent.futures.Executor):
-    """A `concurrent.futures.Executor` whose tasks run on makespan's engine and budgets."""
+    """A `concurrent.futures.Executor` whose tasks run on makespan's engine and budgets.
+
+    `max_workers`, the stdlib's name, sizes the pool of the default `kind`: it is `workers`
+    (CPU worker processes) when `kind` is "cpu", `io_workers` (threads) when it is "io".
+    """
 
     def __init__(self, workers: int | None = None, io_workers: int | None = None,
                  memory: int | str | None = None, kind: Kind = "cpu",
-                 root: str | Path | None = None) -> None:
+                 root: str | Path | None = None, *, max_workers: int | None = None) -> None:
         from makespan.local import run_local
 
         refuse_nested("makespan.Executor()")
+        _check_kind(kind)
+        workers, io_workers = _sizes(kind, max_workers, workers, io_workers)
+        budget = parse_option(None, "memory", memory, parse_size)
+        resources = detect(workers, io_workers, budget)
         self._kind = kind
         self._futures: dict[str, concurrent.futures.Future[Any]] = {}
         self._ids = itertools.count()
@@ -61,12 +112,15 @@ class Executor(concurrent.futures.Executor):
         self.record: dict[str, Any] | None = None
         """The run record, once `shutdown` has waited for the run to end."""
         self._error: BaseException | None = None
-        budget = None if memory is None else parse_option("settings", "memory", memory, parse_size)
         self._thread = threading.Thread(
             target=self._serve, name="makespan-executor", daemon=True,
-            args=(run_local, workers, io_workers, budget,
+            args=(run_local, resources.cpu, resources.io, resources.memory,
                   Path(root) if root is not None else Path.cwd()))
-        self._thread.start()
+        with _live_lock:  # the run's end takes the lock to leave `_live`: it follows the add
+            if _exiting:
+                raise RuntimeError("cannot start an executor after interpreter shutdown")
+            self._thread.start()
+            _live.add(self)
         self._ready.wait()
         if self._engine is None:
             raise MakespanError(f"the executor's engine did not start: {self._error}")
@@ -75,7 +129,20 @@ class Executor(concurrent.futures.Executor):
         self, fn: Callable[..., R], /, *args: Any, kind: Kind | None = None,
         memory: int | str | None = None, estimate: float | str | None = None, **kwargs: Any,
     ) -> concurrent.futures.Future[R]:
-        """Schedule `fn(*args, **kwargs)`; `kind`, `memory` and `estimate` are for makespan."""
+        """Schedule `fn(*args, **kwargs)`; `kind`, `memory` and `estimate` are for makespan.
+
+        Called from inside one of this executor's own tasks, it raises `MakespanError`. Such a
+        task would hold its slot while it waits for the inner one, and once every slot is held
+        that way nothing can start and nothing ends (the stdlib executors deadlock there).
+        Refusing the submit itself is a rule that holds whatever the pool size and however the
+        task waits; refusing only `result()` would miss `wait()` and `as_completed()`. Call the
+        function directly in the task, or submit from outside this executor's tasks. (A `cpu`
+        task cannot reach its executor: it runs in another process. As with the stdlib, a task
+        that waits for a future submitted from outside may still wait for a slot it holds.)
+        """
+        self._refuse_from_own_task("submit()", "waiting for what it submits could deadlock "
+                                   "once every slot is busy. Call the function directly in "
+                                   "the task, or submit from outside this executor's tasks")
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -83,11 +150,9 @@ class Executor(concurrent.futures.Executor):
                 raise RuntimeError(f"cannot schedule new futures: the executor's run has ended "
                                    f"({self._error or 'interrupted'})")
             name = f"{getattr(fn, '__name__', 'task')}#{next(self._ids)}"
-            kind = kind or self._kind
-            if kind not in KINDS:
-                raise InputError(f"unknown kind {kind!r}: use 'cpu' or 'io'", task=name,
-                                 field="kind")
-            task = Task(name, Call(fn, args, kwargs), kind=kind,
+            kind = _check_kind(kind or self._kind, name)
+            call = Call(self._as_own(fn) if kind == "io" else fn, args, kwargs)
+            task = Task(name, call, kind=kind,
                         memory=parse_option(name, "memory", memory, parse_size),
                         estimate=parse_option(name, "estimate", estimate, parse_duration))
             future: concurrent.futures.Future[R] = concurrent.futures.Future()
@@ -109,6 +174,10 @@ class Executor(concurrent.futures.Executor):
         return (value for batch in results for value in batch)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """As the stdlib's; waiting from inside one of this executor's tasks is refused."""
+        if wait:
+            self._refuse_from_own_task("shutdown(wait=True)", "the run cannot end while that "
+                                       "task waits for it. Use shutdown(wait=False) there")
         with self._lock:
             self._shutdown = True
         engine = self._engine
@@ -119,6 +188,24 @@ class Executor(concurrent.futures.Executor):
         engine.reactor.post(lambda: setattr(engine, "accepting", False))
         if wait:
             self._thread.join()
+
+    def _as_own(self, fn: Callable[..., R]) -> Callable[..., R]:
+        """`fn`, marking its thread as running a task of this executor while it runs."""
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> R:
+            _own.executor = self
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _own.executor = None
+
+        return run
+
+    def _refuse_from_own_task(self, what: str, why: str) -> None:
+        """Task names are no identity (each executor counts its own), so `_as_own` marks."""
+        if getattr(_own, "executor", None) is self:
+            raise MakespanError(f"{what} was called inside task '{inside_task()}' of this same "
+                                f"Executor: {why}.")
 
     # ------------------------------------------------------------------ the engine thread
 
@@ -140,6 +227,8 @@ class Executor(concurrent.futures.Executor):
             self._error = error
             raise
         finally:
+            with _live_lock:
+                _live.discard(self)
             self._ready.set()
             # What the run never took (it was interrupted, or it failed) will not run now.
             for name, future in list(self._futures.items()):
@@ -196,6 +285,25 @@ class Executor(concurrent.futures.Executor):
             if error.__traceback__ is None:  # it came from a worker process: chain its traceback
                 error.__cause__ = failure
             future.set_exception(error)
+
+
+def _check_kind(kind: str, task: str | None = None) -> Kind:
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r}: use 'cpu' or 'io'", task=task, field="kind")
+    return kind
+
+
+def _sizes(kind: Kind, max_workers: int | None, workers: int | None,
+           io_workers: int | None) -> tuple[int | None, int | None]:
+    """`workers` and `io_workers`, with the stdlib's `max_workers` as the default kind's."""
+    if max_workers is None:
+        return workers, io_workers
+    at_least(1, max_workers=max_workers)
+    same = "workers" if kind == "cpu" else "io_workers"
+    if (workers if kind == "cpu" else io_workers) is not None:
+        raise InputError(f"give max_workers or {same}, not both: for kind {kind!r} they are "
+                         "the same pool", field="max_workers")
+    return (max_workers, io_workers) if kind == "cpu" else (workers, max_workers)
 
 
 def _call_batch(fn: Callable[..., R], batch: list[tuple[Any, ...]]) -> list[R]:

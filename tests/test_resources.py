@@ -37,12 +37,15 @@ def test_detect_keeps_what_is_given_and_fills_in_the_rest() -> None:
     assert filled.memory >= 0
 
 
-def test_graph_run_refuses_a_pool_below_one_before_any_task_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_graph_run_refuses_a_pool_below_one_before_any_task_runs(backend: str,
+                                                                  tmp_path: Path) -> None:
+    """On Dask too: refused before a cluster is started for the run."""
     ran: list[int] = []
     graph = Graph()
     graph.add(ran.append, 1, kind="io")
     with pytest.raises(InputError) as caught:
-        graph.run(workers=0, root=tmp_path)
+        graph.run(workers=0, root=tmp_path, backend=backend)
     assert str(caught.value) == "field 'workers': must be at least 1, got 0"  # not 'slots'
     assert ran == []
     assert not (tmp_path / ".makespan").exists()

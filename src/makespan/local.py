@@ -21,7 +21,7 @@ from makespan.model import Call, TaskGraph
 from makespan.plan import order_for_run
 from makespan.reactor import Reactor
 from makespan.record import RunRecord
-from makespan.resources import detect, machine_memory_reserve
+from makespan.resources import check_settings, detect, machine_memory_reserve
 from makespan.run import RunResult, run_graph
 
 
@@ -32,6 +32,7 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
               kinds: tuple[str, ...] = ()) -> RunResult:
     """Run `graph` here (or on Dask); `kinds` names callable kinds to be ready for even if the
     graph has none yet (an open graph fed while it runs, through `on_engine`)."""
+    check_settings(workers, io_workers, memory)  # before a Dask cluster may be started
     if backend == "dask":
         return run_on_dask(graph, workers, io_workers, memory, keep_going, optimize, root,
                            default_estimate, info, client)

@@ -60,14 +60,19 @@ def detect(workers: int | None = None, io_workers: int | None = None,
     here, so a pool below one slot or a negative memory budget is refused in one place, before
     anything starts, rather than surfacing later as a task that "needs 1 cpu slots".
     """
-    at_least(1, workers=workers, io_workers=io_workers)
-    at_least(0, memory=memory)
+    check_settings(workers, io_workers, memory)
     cpu = workers if workers is not None else usable_cores()
     return Resources(
         cpu=cpu,
         io=io_workers if io_workers is not None else IO_PER_CORE * cpu,
         memory=memory if memory is not None else available_memory_budget(),
     )
+
+
+def check_settings(workers: int | None, io_workers: int | None, memory: int | None) -> None:
+    """Refuse a pool below one slot or a negative memory budget, naming the setting."""
+    at_least(1, workers=workers, io_workers=io_workers)
+    at_least(0, memory=memory)
 
 
 def at_least(least: int, **settings: int | None) -> None:

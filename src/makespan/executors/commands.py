@@ -47,6 +47,9 @@ from pathlib import Path
 import psutil
 
 from makespan.executors import Job, OnDone, Outcome
+from makespan.executors.trees import PROC_CHILDREN as _PROC_CHILDREN
+from makespan.executors.trees import signal_tree as _signal_tree
+from makespan.executors.trees import tree_rss as _tree_rss
 from makespan.model import Call, Task
 from makespan.reactor import Reactor
 
@@ -353,15 +356,6 @@ def _raise(error: BaseException) -> None:
     raise error
 
 
-def _signal_tree(pid: int, sig: int) -> None:
-    """`sig` to a task's process group, leader included, and to descendants that left it."""
-    strays = _descendants(pid)  # listed first: once the group is signalled, the tree unravels
-    with contextlib.suppress(ProcessLookupError):  # the whole group at once, leader included,
-        os.killpg(pid, sig)  # so the leader cannot see its children die and exit 0 first
-    for child in strays:  # descendants that moved to another group or session
-        _signal(child.pid, sig)
-
-
 def _peak_rss(child_maxrss_kib: int) -> int | None:
     """A reaped child's peak RSS in bytes, or None when its figure says nothing about it.
 
@@ -371,45 +365,3 @@ def _peak_rss(child_maxrss_kib: int) -> int | None:
     """
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return child_maxrss_kib * 1024 if child_maxrss_kib > own else None
-
-
-_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-"""Whether Linux lists each thread's children in /proc (CONFIG_PROC_CHILDREN)."""
-_PAGE = os.sysconf("SC_PAGE_SIZE") if _PROC_CHILDREN else 0
-
-
-def _tree_rss(pid: int) -> int | None:
-    """Resident bytes of `pid` and its descendants (what psutil's `memory_info().rss` sums).
-
-    The tree is walked through /proc/<pid>/task/<tid>/children, which reads only the tree:
-    psutil's `children(recursive=True)` reads the stat file of every process on the machine,
-    milliseconds per call, and memory is sampled for every running task four times a second.
-    """
-    tree = [pid]
-    total = 0
-    for p in tree:  # grows while it is walked
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            if p == pid:
-                return None  # the task's own process is gone
-            continue  # a descendant that just ended
-        for tid in tids:
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError), \
-                    open(f"/proc/{p}/task/{tid}/children") as f:
-                tree.extend(int(child) for child in f.read().split())
-    return total
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)

@@ -18,13 +18,16 @@ then an 8-byte length for large frames), then the bytes. A failure is (type name
 traceback text, the exception pickled or None). While a task runs, MAKESPAN_WORKER holds its
 name, so a nested use of the API inside it can refuse with that name. On EOF the worker leaves
 with os._exit, as multiprocessing's workers do: there is nothing to clean up.
+
+The engine starts a worker in a session of its own, so a terminal's Ctrl-C does not reach it (the
+engine stops the tasks itself): SIGINT keeps its default here, which the processes a task starts
+inherit, rather than being ignored by all of them.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import signal
 import struct
 import sys
 
@@ -133,7 +136,6 @@ def run(name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
 
 
 def serve(fd: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
     os.environ[WORKER_ENV] = "1"
     try:
         sys.path[:] = pickle.loads(receive(fd))

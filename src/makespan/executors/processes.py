@@ -19,6 +19,17 @@ dependencies are put in place here, before shipping, so the worker needs no make
 Each worker reports its own resident memory once it is ready: that is the guide's "Base" per
 process. A worker that dies (os._exit, a segfault, the engine stopping its task) fails only the
 task it was running and is replaced on the next start.
+
+Stopping and death. Each worker leads its own session and process group, as each command does,
+so a terminal's Ctrl-C reaches the engine only, and stopping a task signals the worker's whole
+tree (executors/trees.py): its group with `killpg`, and the descendants that left the group. The
+engine learns that a worker exited from its pidfd (Linux 5.3+), readable once the process has
+exited even while a descendant that inherited the socket keeps it open; what the worker sent
+before it died is read first. Without pidfd, EOF on the socket tells, which such a descendant
+delays. Once a worker has died, what is left in its group is killed before the worker is reaped
+(its group id cannot be reused meanwhile); descendants that had left the group were re-parented
+at its death and are out of reach. `close` kills every worker's whole tree, so what a task left
+running in the background does not outlive the run.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from makespan.errors import TaskFailed
 from makespan.executors import Job, OnDone, Outcome
 from makespan.executors._worker import WORKER_ENV
 from makespan.executors.calling import failed
+from makespan.executors.trees import signal_tree
 from makespan.model import Call, resolve_refs
 from makespan.reactor import Reactor
 
@@ -55,6 +67,8 @@ _WORKER = str(Path(__file__).with_name("_worker.py"))
 class _Worker:
     process: subprocess.Popen[bytes]
     conn: Connection
+    pidfd: int | None
+    """Readable once the process has exited; None where pidfd_open is missing."""
     job: Job | None = None
     ready: bool = False
     pending: bytes | None = None
@@ -96,10 +110,10 @@ class ProcessExecutor:
             worker.pending = message
 
     def stop(self, task: int, force: bool) -> None:
+        """Signal the task's worker and everything it started; its death ends the task."""
         for worker in self._workers.values():
             if worker.job is not None and worker.job.id == task:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.process.pid, signal.SIGKILL if force else signal.SIGTERM)
+                signal_tree(worker.process.pid, signal.SIGKILL if force else signal.SIGTERM)
 
     def rss(self, task: int) -> int | None:
         for worker in self._workers.values():
@@ -109,17 +123,14 @@ class ProcessExecutor:
         return None
 
     def close(self) -> None:
+        """Kill every worker with all it and its tasks started, then reap them."""
         workers = list(self._workers.values())
         self._workers.clear()
-        for worker in workers:  # all see EOF and exit together
-            self._reactor.unwatch(worker.conn.fileno())
-            worker.conn.close()
+        for worker in workers:  # a worker holds no state worth a gentler end
+            self._forget(worker)
+            signal_tree(worker.process.pid, signal.SIGKILL)
         for worker in workers:
-            try:
-                worker.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
+            worker.process.wait()
 
     def _worker(self, slot: int) -> _Worker:
         worker = self._workers.get(slot)
@@ -128,18 +139,21 @@ class ProcessExecutor:
             process = subprocess.Popen(
                 [sys.executable, _WORKER, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                env={**os.environ, WORKER_ENV: "1"},
+                env={**os.environ, WORKER_ENV: "1"}, start_new_session=True,
             )
             theirs.close()
             parent = Connection(ours.detach())
             parent.send_bytes(_pickle(sys.path))
-            worker = _Worker(process, parent)
+            worker = _Worker(process, parent, _pidfd(process.pid))
             self._workers[slot] = worker
-            self._reactor.watch(parent.fileno(), lambda: self._receive(slot))
+            self._reactor.watch(parent.fileno(), lambda: self._receive(slot, worker))
+            if worker.pidfd is not None:
+                self._reactor.watch(worker.pidfd, lambda: self._exited(slot, worker))
         return worker
 
-    def _receive(self, slot: int) -> None:
-        worker = self._workers[slot]
+    def _receive(self, slot: int, worker: _Worker) -> None:
+        if self._workers.get(slot) is not worker:
+            return  # buried earlier in this wake-up (by its pidfd)
         try:
             data = worker.conn.recv_bytes()
         except (EOFError, OSError):
@@ -157,7 +171,8 @@ class ProcessExecutor:
             worker.ready = True
             if worker.pending is not None:
                 pending, worker.pending = worker.pending, None
-                worker.conn.send_bytes(pending)
+                with contextlib.suppress(OSError):  # it died since: its death is read next
+                    worker.conn.send_bytes(pending)
             return
         job, worker.job = worker.job, None
         assert job is not None
@@ -172,9 +187,17 @@ class ProcessExecutor:
         failure = TaskFailed(job.task.name, kind, text, trace, raised)
         self._on_done(job.id, Outcome(error=f"{kind}: {text}", failure=failure))
 
+    def _exited(self, slot: int, worker: _Worker) -> None:
+        """Its pidfd is readable: the worker has exited, whoever still holds its socket."""
+        if self._workers.get(slot) is not worker:
+            return  # buried earlier in this wake-up (on EOF)
+        os.set_blocking(worker.conn.fileno(), False)  # a message cut short must not block
+        while self._workers.get(slot) is worker:  # what it sent before dying, then its death
+            self._receive(slot, worker)
+
     def _died(self, slot: int, worker: _Worker) -> None:
-        self._reactor.unwatch(worker.conn.fileno())
-        worker.conn.close()
+        self._forget(worker)
+        signal_tree(worker.process.pid, signal.SIGKILL)  # what it left; it is not reaped yet
         code = worker.process.wait()
         del self._workers[slot]
         if worker.job is not None:
@@ -182,6 +205,22 @@ class ProcessExecutor:
                    else f"exit code {code}")
             self._on_done(worker.job.id, Outcome(
                 exit_code=code, error=f"the worker process died ({how}) while running it"))
+
+    def _forget(self, worker: _Worker) -> None:
+        """Stop watching the worker and close its socket and pidfd."""
+        self._reactor.unwatch(worker.conn.fileno())
+        worker.conn.close()
+        if worker.pidfd is not None:
+            self._reactor.unwatch(worker.pidfd)
+            os.close(worker.pidfd)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor readable once `pid` has exited, or None (not Linux, or before 5.3)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _pickle(value: Any) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ import pytest
 
 import makespan
 from makespan import Graph, Handle, InputError, MakespanError, Results, TaskFailed
+from makespan.executors.processes import worker_base_rss
 
 METRICS = {"work", "span", "speedup", "efficiency", "utilization", "critical_path"}
 
@@ -317,6 +319,26 @@ def test_cpu_tasks_record_the_base_memory_of_a_worker(tmp_path: Path) -> None:
     results = graph.run(workers=1, root=tmp_path)
     base = results.record["worker_base_rss"]
     assert isinstance(base, int) and 1_000_000 < base < 1_000_000_000
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_cpu_tasks_memory_counts_its_workers_base(tmp_path: Path) -> None:
+    """Max_Parallel = Available_RAM / (Base + Data_Per_Task): two cpu tasks whose data fit the
+    budget together, but not with a worker's base memory each, run one after the other."""
+    data = 20 * 2**20
+    base = worker_base_rss()
+    graph = Graph()
+    for _ in range(2):
+        graph.add(nap, 0.3, memory=data, kind="cpu")
+    results = graph.run(workers=2, memory=2 * data + base, root=tmp_path)
+    first, second = sorted(results.record["tasks"], key=lambda row: row["start"])
+    assert second["start"] >= first["end"]
+    assert results.record["memory_base"] == base
+    assert 1_000_000 < base < 1_000_000_000
 
 
 def test_a_result_before_any_run_is_an_error(tmp_path: Path) -> None:

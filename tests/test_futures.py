@@ -26,6 +26,7 @@ import psutil
 import pytest
 
 from makespan import Executor, InputError, MakespanError, TaskFailed
+from makespan.executors.processes import worker_base_rss
 
 WAIT = 20.0
 R = TypeVar("R")
@@ -259,6 +260,19 @@ def test_memory_per_submit_keeps_tasks_apart(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in pool.record["tasks"]} if pool.record else {}
     one, two = rows["spans#0"], rows["spans#1"]
     assert one["end"] <= two["start"] or two["end"] <= one["start"]
+
+
+def test_a_cpu_submits_memory_counts_its_workers_base(tmp_path: Path) -> None:
+    """Data that fits the budget twice, but not with a worker's base memory each (the guide's
+    Base + Data_Per_Task): the two cpu tasks never overlap."""
+    data, base = 20 * 2**20, worker_base_rss()
+    with Executor(workers=2, memory=2 * data + base, root=tmp_path) as pool:
+        for _ in range(2):
+            pool.submit(time.sleep, 0.3, memory=data)
+    assert pool.record is not None
+    one, two = sorted(pool.record["tasks"], key=lambda row: row["start"])
+    assert two["start"] >= one["end"]
+    assert pool.record["memory_base"] == base
 
 
 def test_bad_options_per_submit(io_pool: Executor) -> None:

@@ -44,6 +44,8 @@ from makespan.api import parse_option, refuse_nested
 from makespan.engine import Engine
 from makespan.errors import InputError, MakespanError, TaskFailed
 from makespan.executors.calling import inside_task
+from makespan.executors.processes import worker_base_rss
+from makespan.local import needs_worker_base, run_local, with_worker_base
 from makespan.model import KINDS, Call, Kind, Task, open_graph
 from makespan.record import Event
 from makespan.resources import at_least, detect
@@ -95,8 +97,6 @@ class Executor(concurrent.futures.Executor):
     def __init__(self, workers: int | None = None, io_workers: int | None = None,
                  memory: int | str | None = None, kind: Kind = "cpu",
                  root: str | Path | None = None, *, max_workers: int | None = None) -> None:
-        from makespan.local import run_local
-
         refuse_nested("makespan.Executor()")
         _check_kind(kind)
         workers, io_workers = _sizes(kind, max_workers, workers, io_workers)
@@ -114,7 +114,7 @@ class Executor(concurrent.futures.Executor):
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._serve, name="makespan-executor", daemon=True,
-            args=(run_local, resources.cpu, resources.io, resources.memory,
+            args=(resources.cpu, resources.io, resources.memory,
                   Path(root) if root is not None else Path.cwd()))
         with _live_lock:  # the run's end takes the lock to leave `_live`: it follows the add
             if _exiting:
@@ -143,6 +143,7 @@ class Executor(concurrent.futures.Executor):
         self._refuse_from_own_task("submit()", "waiting for what it submits could deadlock "
                                    "once every slot is busy. Call the function directly in "
                                    "the task, or submit from outside this executor's tasks")
+
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -152,9 +153,10 @@ class Executor(concurrent.futures.Executor):
             name = f"{getattr(fn, '__name__', 'task')}#{next(self._ids)}"
             kind = _check_kind(kind or self._kind, name)
             call = Call(self._as_own(fn) if kind == "io" else fn, args, kwargs)
-            task = Task(name, call, kind=kind,
-                        memory=parse_option(name, "memory", memory, parse_size),
-                        estimate=parse_option(name, "estimate", estimate, parse_duration))
+            task = with_worker_base(Task(name, call, kind=kind,
+                                         memory=parse_option(name, "memory", memory, parse_size),
+                                         estimate=parse_option(name, "estimate", estimate,
+                                                               parse_duration)))
             future: concurrent.futures.Future[R] = concurrent.futures.Future()
             self._futures[name] = future
         engine = self._engine
@@ -209,7 +211,7 @@ class Executor(concurrent.futures.Executor):
 
     # ------------------------------------------------------------------ the engine thread
 
-    def _serve(self, run_local: Any, workers: int | None, io_workers: int | None,
+    def _serve(self, workers: int | None, io_workers: int | None,
                memory: int | None, root: Path) -> None:
         def on_engine(engine: Engine) -> None:
             engine.accepting = True
@@ -250,6 +252,8 @@ class Executor(concurrent.futures.Executor):
             self._futures.pop(task.name, None)
             future.set_exception(error)
             return
+        if needs_worker_base(task):  # the record says what was added, as for a graph's run
+            engine.record.info["memory_base"] = worker_base_rss()
         future.add_done_callback(
             lambda f: engine.reactor.post(lambda: engine.withdraw(v)) if f.cancelled() else None)
 

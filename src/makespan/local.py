@@ -15,9 +15,9 @@ from typing import Any
 from makespan.engine import Engine, RunOptions
 from makespan.executors import Executor, OnDone, Router
 from makespan.executors.commands import CommandExecutor
-from makespan.executors.processes import ProcessExecutor
+from makespan.executors.processes import ProcessExecutor, worker_base_rss
 from makespan.executors.threads import ThreadExecutor
-from makespan.model import Call, TaskGraph
+from makespan.model import Call, Task, TaskGraph
 from makespan.plan import order_for_run
 from makespan.reactor import Reactor
 from makespan.record import RunRecord
@@ -37,6 +37,9 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
         return run_on_dask(graph, workers, io_workers, memory, keep_going, optimize, root,
                            default_estimate, info, client)
     resources = detect(workers, io_workers, memory)
+    if any(map(needs_worker_base, graph.tasks)):
+        graph = replace(graph, tasks=tuple(map(with_worker_base, graph.tasks)))
+        info = {**info, "memory_base": worker_base_rss()}
     durations = graph.estimates(default_estimate)
     ordering = order_for_run(graph, resources, durations, optimize)
     calls = [t for t in graph.tasks if isinstance(t.run, Call)]
@@ -69,6 +72,21 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
     options = RunOptions(keep_going=keep_going, memory_reserve=machine_memory_reserve())
     return run_graph(graph, resources, durations, ordering, make_executor, root, options,
                      listen=listen, info={"front_end": "python", **info}, on_engine=on_engine)
+
+
+def with_worker_base(task: Task) -> Task:
+    """`task` as the memory budget sees it. The guide's Max_Parallel = Available_RAM / (Base +
+    Data_Per_Task): a cpu call's memory estimate is its data, and the worker process it runs in
+    adds its own Base, measured (`worker_base_rss`). A task with no estimate stays unlimited."""
+    if needs_worker_base(task):
+        assert task.memory is not None
+        return replace(task, memory=task.memory + worker_base_rss())
+    return task
+
+
+def needs_worker_base(task: Task) -> bool:
+    """A cpu call with a memory estimate: its worker's base counts too."""
+    return task.memory is not None and task.kind == "cpu" and isinstance(task.run, Call)
 
 
 def run_on_dask(graph: TaskGraph, workers: int | None, io_workers: int | None,

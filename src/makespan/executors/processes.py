@@ -35,6 +35,7 @@ running in the background does not outlive the run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import signal
@@ -54,11 +55,11 @@ from makespan.errors import TaskFailed
 from makespan.executors import Job, OnDone, Outcome
 from makespan.executors._worker import WORKER_ENV
 from makespan.executors.calling import failed
-from makespan.executors.trees import signal_tree
+from makespan.executors.trees import PROC_CHILDREN, signal_tree, tree_rss
 from makespan.model import Call, resolve_refs
 from makespan.reactor import Reactor
 
-__all__ = ["WORKER_ENV", "ProcessExecutor"]
+__all__ = ["WORKER_ENV", "ProcessExecutor", "worker_base_rss"]
 
 _WORKER = str(Path(__file__).with_name("_worker.py"))
 
@@ -116,9 +117,12 @@ class ProcessExecutor:
                 signal_tree(worker.process.pid, signal.SIGKILL if force else signal.SIGTERM)
 
     def rss(self, task: int) -> int | None:
+        """The task's worker and whatever the task started: its whole tree, as for commands."""
         for worker in self._workers.values():
             if worker.job is not None and worker.job.id == task:
-                with contextlib.suppress(ProcessLookupError, psutil.Error):
+                if PROC_CHILDREN:
+                    return tree_rss(worker.process.pid)
+                with contextlib.suppress(psutil.Error):  # the worker alone: a cheap fallback
                     return int(psutil.Process(worker.process.pid).memory_info().rss)
         return None
 
@@ -127,23 +131,17 @@ class ProcessExecutor:
         workers = list(self._workers.values())
         self._workers.clear()
         for worker in workers:  # a worker holds no state worth a gentler end
-            self._forget(worker)
+            # Killed before its socket is closed: on EOF it would exit, and the descendants
+            # that left its group would no longer be found as its own.
             signal_tree(worker.process.pid, signal.SIGKILL)
+            self._forget(worker)
         for worker in workers:
             worker.process.wait()
 
     def _worker(self, slot: int) -> _Worker:
         worker = self._workers.get(slot)
         if worker is None:
-            ours, theirs = socket.socketpair()
-            process = subprocess.Popen(
-                [sys.executable, _WORKER, str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                env={**os.environ, WORKER_ENV: "1"}, start_new_session=True,
-            )
-            theirs.close()
-            parent = Connection(ours.detach())
-            parent.send_bytes(_pickle(sys.path))
+            process, parent = _spawn()
             worker = _Worker(process, parent, _pidfd(process.pid))
             self._workers[slot] = worker
             self._reactor.watch(parent.fileno(), lambda: self._receive(slot, worker))
@@ -213,6 +211,39 @@ class ProcessExecutor:
         if worker.pidfd is not None:
             self._reactor.unwatch(worker.pidfd)
             os.close(worker.pidfd)
+
+
+def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
+    """A new worker in its own session, and the socket to it; it is given the import path."""
+    ours, theirs = socket.socketpair()
+    process = subprocess.Popen(
+        [sys.executable, _WORKER, str(theirs.fileno())],
+        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+        env={**os.environ, WORKER_ENV: "1"}, start_new_session=True,
+    )
+    theirs.close()
+    parent = Connection(ours.detach())
+    parent.send_bytes(_pickle(sys.path))
+    return process, parent
+
+
+@functools.cache
+def worker_base_rss() -> int:
+    """A worker's resident memory once it is ready: the guide's "Base", which every cpu task
+    adds to its own data. Measured once per process, by starting a worker, for runs that must
+    know it before any of theirs is ready (to admit tasks by memory)."""
+    process, conn = _spawn()
+    try:
+        kind, rss = pickle.loads(conn.recv_bytes())
+        assert kind == "ready"
+        return int(rss)
+    finally:
+        conn.close()  # the worker exits on EOF
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            signal_tree(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _pidfd(pid: int) -> int | None:

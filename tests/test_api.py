@@ -145,6 +145,18 @@ def test_a_decorated_functions_arguments_are_its_own(tmp_path: Path) -> None:
     assert (results[a], results[b]) == ("plain hello alice", "warm hello bob")
 
 
+def test_a_decorated_function_given_to_add_is_the_function(tmp_path: Path) -> None:
+    graph = Graph()
+
+    @graph.task(kind="io")
+    def inc(n: int) -> int:
+        return n + 1
+
+    added = graph.add(inc, 1, kind="io")
+    results = graph.run(root=tmp_path)
+    assert results[added] == 2 and len(graph.build().tasks) == 1
+
+
 def test_a_single_handle_or_lock_name_is_accepted(tmp_path: Path) -> None:
     graph = Graph()
     first = graph.add(double, 1, kind="io")

@@ -125,6 +125,8 @@ class Graph:
         """
         if isinstance(fn, _Bound):
             fn, args, kwargs = fn
+        elif isinstance(fn, TaskFunction):  # decorated: add the function, not a call adding it
+            fn = fn._fn
         if name is None:
             name = self._fresh(_default_name(fn))
         elif name in self._names:

@@ -10,7 +10,7 @@
 A string `run` goes through `/bin/sh -c`, unless it holds no shell syntax at all, in which case
 it is split and executed directly, as make does: that saves a shell per task. Each task leads its
 own session and process group, so stopping it reaches its whole tree (`killpg`, plus any
-descendant found by psutil that moved to another group), and when a task ends, whatever it
+descendant that moved to another group: executors/trees.py), and when a task ends, whatever it
 left running in its group is killed: no process started by a run outlives it.
 
 Why threads. `Popen` returns only once the child has called exec, which on a busy machine takes
@@ -44,10 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from makespan.executors import Job, OnDone, Outcome
-from makespan.executors.trees import PROC_CHILDREN as _PROC_CHILDREN
 from makespan.executors.trees import signal_tree as _signal_tree
 from makespan.executors.trees import tree_rss as _tree_rss
 from makespan.model import Call, Task
@@ -142,7 +139,6 @@ class _Running:
     """Set by the spawner once the process exists, under the executor's lock."""
     stop_signal: int | None = None
     """A stop asked for before the process existed: the spawner sends it."""
-    handle: psutil.Process | None = None
     partial: bytes = b""
     exited: Outcome | None = None
 
@@ -194,19 +190,7 @@ class CommandExecutor:
         running = self._running.get(task)
         if running is None or running.exited is not None or running.process is None:
             return None
-        if _PROC_CHILDREN:
-            return _tree_rss(running.process.pid)
-        try:
-            if running.handle is None:
-                running.handle = psutil.Process(running.process.pid)
-            procs = [running.handle, *running.handle.children(recursive=True)]
-        except psutil.Error:
-            return None
-        total = 0
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                total += proc.memory_info().rss
-        return total
+        return _tree_rss(running.process.pid)
 
     def close(self) -> None:
         """Under the engine's lock: start nothing more, then kill and reap every command."""

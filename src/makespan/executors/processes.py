@@ -49,13 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
-import psutil
 
 from makespan.errors import TaskFailed
 from makespan.executors import Job, OnDone, Outcome
 from makespan.executors._worker import WORKER_ENV
 from makespan.executors.calling import failed
-from makespan.executors.trees import PROC_CHILDREN, signal_tree, tree_rss
+from makespan.executors.trees import signal_tree, tree_rss
 from makespan.model import Call, resolve_refs
 from makespan.reactor import Reactor
 
@@ -85,8 +84,6 @@ class ProcessExecutor:
         self._workers: dict[int, _Worker] = {}
         self._on_base_rss = on_base_rss
 
-        self.base_rss: int | None = None
-        """The largest resident memory of a worker when idle, once one has reported it."""
         for slot in range(min(prestart, workers)):
             self._worker(slot)
 
@@ -106,7 +103,7 @@ class ProcessExecutor:
         worker = self._worker(job.slot % self._size)
         worker.job = job
         if worker.ready:
-            worker.conn.send_bytes(message)
+            _send(worker, message)
         else:
             worker.pending = message
 
@@ -120,10 +117,7 @@ class ProcessExecutor:
         """The task's worker and whatever the task started: its whole tree, as for commands."""
         for worker in self._workers.values():
             if worker.job is not None and worker.job.id == task:
-                if PROC_CHILDREN:
-                    return tree_rss(worker.process.pid)
-                with contextlib.suppress(psutil.Error):  # the worker alone: a cheap fallback
-                    return int(psutil.Process(worker.process.pid).memory_info().rss)
+                return tree_rss(worker.process.pid)
         return None
 
     def close(self) -> None:
@@ -163,14 +157,12 @@ class ProcessExecutor:
             message = ("error", (type(error).__qualname__,
                                  f"the result cannot be loaded by the engine: {error}", "", None))
         if message[0] == "ready":
-            self.base_rss = max(self.base_rss or 0, message[1])
             if self._on_base_rss is not None:
                 self._on_base_rss(message[1])
             worker.ready = True
             if worker.pending is not None:
                 pending, worker.pending = worker.pending, None
-                with contextlib.suppress(OSError):  # it died since: its death is read next
-                    worker.conn.send_bytes(pending)
+                _send(worker, pending)
             return
         job, worker.job = worker.job, None
         assert job is not None
@@ -211,6 +203,13 @@ class ProcessExecutor:
         if worker.pidfd is not None:
             self._reactor.unwatch(worker.pidfd)
             os.close(worker.pidfd)
+
+
+def _send(worker: _Worker, message: bytes) -> None:
+    """Give the worker its task. If it has died meanwhile (idle, since the last look), its death
+    is read next and fails the task once: a failed send must not fail it a second time."""
+    with contextlib.suppress(OSError):
+        worker.conn.send_bytes(message)
 
 
 def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:

@@ -43,8 +43,10 @@ def descendants(pid: int) -> list[int]:
 
 def tree_rss(pid: int) -> int | None:
     """Resident bytes of `pid` and its descendants (what psutil's `memory_info().rss` sums),
-    or None once `pid` is gone. Only where PROC_CHILDREN: memory is sampled for every running
-    task four times a second."""
+    or None once `pid` is gone. Memory is sampled for every running task four times a second:
+    /proc is read directly where it lists children, psutil is the fallback."""
+    if not PROC_CHILDREN:
+        return _tree_rss_psutil(pid)
     total = 0
     for p in _walk(pid):
         try:
@@ -53,6 +55,19 @@ def tree_rss(pid: int) -> int | None:
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             if p == pid:
                 return None  # the task's own process is gone
+    return total
+
+
+def _tree_rss_psutil(pid: int) -> int | None:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
     return total
 
 

@@ -102,11 +102,12 @@ def test_a_named_tuple_keeps_its_type_and_passes_results(kind: str, tmp_path: Pa
 
 
 @pytest.mark.parametrize(("value", "where"), [
-    ({"handle"}, "a set"),
-    (frozenset({"handle"}), "a frozenset"),
+    ({"handle"}, "a value of type set"),
+    (frozenset({"handle"}), "a value of type frozenset"),
     ({"handle": 1}, "a dict's key"),
-    (collections.OrderedDict(x="handle"), "a OrderedDict"),
-    ([Items(["handle"])], "a Items"),
+    ({("handle", 1): 1}, "a dict's key"),
+    (collections.OrderedDict(x="handle"), "a value of type OrderedDict"),
+    ([Items(["handle"])], "a value of type Items"),
 ])
 def test_a_handle_where_it_cannot_be_replaced_is_refused(value: Any, where: str) -> None:
     """In a set, a dict key or a subclass of list or dict, a handle would reach the task as a
@@ -119,6 +120,8 @@ def test_a_handle_where_it_cannot_be_replaced_is_refused(value: Any, where: str)
             return handle
         if isinstance(v, dict):
             return type(v)({swap(k): swap(x) for k, x in v.items()})
+        if isinstance(v, tuple):
+            return tuple(swap(x) for x in v)
         if isinstance(v, set | frozenset):
             return type(v)(swap(x) for x in v)
         if isinstance(v, list):
@@ -145,16 +148,18 @@ def test_a_decorated_functions_arguments_are_its_own(tmp_path: Path) -> None:
     assert (results[a], results[b]) == ("plain hello alice", "warm hello bob")
 
 
-def test_a_decorated_function_given_to_add_is_the_function(tmp_path: Path) -> None:
+def test_a_decorated_function_given_to_add_is_refused() -> None:
+    """Its call adds a task (with the decorator's options): as a task's function, it would add
+    one while the graph runs."""
     graph = Graph()
 
     @graph.task(kind="io")
     def inc(n: int) -> int:
         return n + 1
 
-    added = graph.add(inc, 1, kind="io")
-    results = graph.run(root=tmp_path)
-    assert results[added] == 2 and len(graph.build().tasks) == 1
+    with pytest.raises(InputError, match=r"decorated with @graph\.task: call it") as caught:
+        graph.add(inc, 1)
+    assert (caught.value.task, caught.value.field) == ("inc", "run")
 
 
 def test_a_single_handle_or_lock_name_is_accepted(tmp_path: Path) -> None:
@@ -267,15 +272,16 @@ def test_a_handle_of_another_graph_is_refused_in_deps_and_arguments() -> None:
     assert (caught.value.task, caught.value.field) == ("b", "args")
 
 
-@pytest.mark.parametrize("run", [42, ["echo", 3], [], None])
+@pytest.mark.parametrize(("run", "default"), [
+    (42, "task"), (["echo", 3], "echo"), ([], "command"), (None, "task")])
 @pytest.mark.parametrize("name", ["job", None])
-def test_something_neither_callable_nor_command_is_refused(run: Any, name: str | None) -> None:
+def test_something_neither_callable_nor_command_is_refused(run: Any, default: str,
+                                                           name: str | None) -> None:
     graph = Graph()
     with pytest.raises(InputError) as caught:
         graph.add(run, name=name)
         graph.build()
-    assert caught.value.field == "run"
-    assert caught.value.task == (name or caught.value.task)
+    assert (caught.value.task, caught.value.field) == (name or default, "run")
 
 
 def test_an_empty_command_is_refused_at_build() -> None:
@@ -351,6 +357,13 @@ def test_a_cpu_tasks_memory_counts_its_workers_base(tmp_path: Path) -> None:
     assert second["start"] >= first["end"]
     assert results.record["memory_base"] == base
     assert 1_000_000 < base < 1_000_000_000
+
+
+def test_a_cpu_task_whose_data_fills_the_budget_still_runs(tmp_path: Path) -> None:
+    """The worker's base is no reason to refuse a task whose data alone fits: it runs alone."""
+    graph = Graph()
+    task = graph.add(double, 21, memory="100MB", kind="cpu")
+    assert graph.run(memory="100MB", root=tmp_path)[task] == 42
 
 
 def test_a_result_before_any_run_is_an_error(tmp_path: Path) -> None:

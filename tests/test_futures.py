@@ -378,6 +378,19 @@ def test_a_task_submitting_into_its_own_executor_gets_a_clear_error(tmp_path: Pa
         _shut_down_within(pool, WAIT)
 
 
+def test_a_task_may_submit_work_for_the_other_pool(tmp_path: Path) -> None:
+    """An io task holds an io slot; the cpu task it waits for needs a cpu slot: no deadlock."""
+    pool = Executor(workers=1, io_workers=1, kind="io", root=tmp_path)
+
+    def outer() -> int:
+        return pool.submit(square, 4, kind="cpu").result(timeout=WAIT)
+
+    try:
+        assert pool.submit(outer).result(timeout=WAIT) == 16
+    finally:
+        _shut_down_within(pool, WAIT)
+
+
 def test_a_task_waiting_for_its_own_executors_shutdown_gets_a_clear_error(
         tmp_path: Path) -> None:
     pool = Executor(workers=1, io_workers=1, kind="io", root=tmp_path)

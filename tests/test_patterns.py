@@ -405,3 +405,40 @@ def test_a_pattern_inside_a_task_refuses_before_running_anything(
     with pytest.raises(TaskFailed, match=re.escape(f"{pattern} was called inside task 'outer'")):
         graph.run(root=tmp_path)
     assert not log.exists()
+
+
+BAD_SETTINGS = [({"workers": 0}, "workers"), ({"io_workers": -1}, "io_workers"),
+                ({"memory": -5}, "memory"), ({"kind": "gpu"}, "kind"), ({"chunk": 0}, "chunk")]
+
+
+@pytest.mark.parametrize(("pattern", "settings", "field"), [
+    (pattern, settings, field)
+    for pattern in ("parallel_map", "pipeline", "map_reduce", "fork_join")
+    for settings, field in BAD_SETTINGS
+    if not (pattern == "fork_join" and field == "chunk")  # fork_join takes no chunk
+])
+def test_bad_settings_are_refused_before_the_function_runs(
+        pattern: str, settings: dict[str, Any], field: str, tmp_path: Path) -> None:
+    """The sample of chunk="auto" runs the user's function in the caller: bad settings must be
+    refused before it, so that on bad input nothing runs."""
+    calls: list[int] = []
+
+    def note(x: int) -> int:
+        calls.append(x)
+        return x
+
+    options = {"root": tmp_path, **settings}
+    kind = options.pop("kind", "io")
+    with pytest.raises(InputError) as caught:
+        if pattern == "parallel_map":
+            parallel_map(note, [1, 2, 3], kind=kind, **options)
+        elif pattern == "pipeline":
+            pipeline([1, 2, 3], Stage(note, kind=kind), **options)
+        elif pattern == "map_reduce":
+            map_reduce(lambda items: [note(x) for x in items], sum, [1, 2, 3], kind=kind,
+                       **options)
+        else:
+            fork_join([(note, 1), (note, 2)], sum, kind=kind, **options)
+    assert caught.value.field == field
+    assert calls == []
+    assert not (tmp_path / ".makespan").exists()

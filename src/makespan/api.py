@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from makespan.errors import InputError, MakespanError, TaskFailed
-from makespan.model import DEFAULT_ESTIMATE, Call, Kind, Ref, Task, TaskGraph, is_named_tuple
+from makespan.model import (
+    DEFAULT_ESTIMATE,
+    Call,
+    Kind,
+    Ref,
+    Task,
+    TaskGraph,
+    is_named_tuple,
+    whole_number,
+)
 from makespan.units import parse_duration, parse_size
 
 P = ParamSpec("P")
@@ -125,8 +134,11 @@ class Graph:
         """
         if isinstance(fn, _Bound):
             fn, args, kwargs = fn
-        elif isinstance(fn, TaskFunction):  # decorated: add the function, not a call adding it
-            fn = fn._fn
+        elif isinstance(fn, TaskFunction):  # its call would add a task while the run runs
+            plain = _default_name(fn._fn)
+            raise InputError(f"{plain} is decorated with @graph.task: call it to add it (with "
+                             "the decorator's options), or give add() the function itself",
+                             task=name or plain, field="run")
         if name is None:
             name = self._fresh(_default_name(fn))
         elif name in self._names:
@@ -153,13 +165,13 @@ class Graph:
         else:
             needs = tuple(dict.fromkeys(found))
         task = Task(
-            name, run, needs, kind, _whole(name, "slots", slots),
+            name, run, needs, kind, whole_number(slots, "slots", name),
             memory=None if memory is None else parse_option(name, "memory", memory, parse_size),
             estimate=None if estimate is None else parse_option(name, "estimate", estimate,
                                                                 parse_duration),
             timeout=None if timeout is None else parse_option(name, "timeout", timeout,
                                                               parse_duration),
-            retries=_whole(name, "retries", retries),
+            retries=whole_number(retries, "retries", name),
             locks=(locks,) if isinstance(locks, str) else tuple(locks),
         )
         self._tasks.append(task)
@@ -326,7 +338,7 @@ def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
             return tuple([_to_refs(v, graph, found, task) for v in value])
         return [_to_refs(v, graph, found, task) for v in value]
     if kind is dict:
-        if any(isinstance(k, Handle) for k in value):
+        if _any_holds(value.keys()):
             raise _unreachable("a dict's key", task)
         return {k: _to_refs(v, graph, found, task) for k, v in value.items()}
     if isinstance(value, Handle):  # a subclass
@@ -336,17 +348,26 @@ def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
         return value
     if is_named_tuple(value):
         return kind._make([_to_refs(v, graph, found, task) for v in value])
-    raise _unreachable(f"a {kind.__name__}", task)
+    raise _unreachable(f"a value of type {kind.__name__}", task)
 
 
 def _holds_handle(value: Any) -> bool:
     if isinstance(value, Handle):
         return True
     if isinstance(value, dict):
-        return any(map(_holds_handle, value.keys())) or any(map(_holds_handle, value.values()))
+        return _any_holds(value.keys()) or _any_holds(value.values())
     if isinstance(value, list | tuple | set | frozenset):
-        return any(map(_holds_handle, value))
+        return _any_holds(value)
     return False
+
+
+def _any_holds(items: Iterable[Any]) -> bool:
+    """Whether a handle is among `items` or inside them. Only items of a type that can hold
+    one are looked into, found by the set of their types (in C): a Counter of a million words
+    costs no Python loop."""
+    if not any(issubclass(t, _NESTED) for t in set(map(type, items))):
+        return False
+    return any(map(_holds_handle, items))
 
 
 def _unreachable(where: str, task: str) -> InputError:
@@ -366,11 +387,6 @@ def _default_name(fn: Any) -> str:
     return "task"
 
 
-def _whole(task: str, field: str, value: Any) -> int:
-    """A whole number given as one (not "3", not True)."""
-    if type(value) is int:
-        return value
-    raise InputError(f"expected a whole number, got {value!r}", task=task, field=field)
 
 
 def parse_option(task: str | None, field: str, value: Any, parse: Callable[[Any], Any]) -> Any:

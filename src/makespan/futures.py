@@ -46,7 +46,7 @@ from makespan.errors import InputError, MakespanError, TaskFailed
 from makespan.executors.calling import inside_task
 from makespan.executors.processes import worker_base_rss
 from makespan.local import needs_worker_base, run_local, with_worker_base
-from makespan.model import KINDS, Call, Kind, Task, open_graph
+from makespan.model import Call, Kind, Task, check_kind, open_graph
 from makespan.record import Event
 from makespan.resources import at_least, detect
 from makespan.units import parse_duration, parse_size
@@ -98,7 +98,7 @@ class Executor(concurrent.futures.Executor):
                  memory: int | str | None = None, kind: Kind = "cpu",
                  root: str | Path | None = None, *, max_workers: int | None = None) -> None:
         refuse_nested("makespan.Executor()")
-        _check_kind(kind)
+        check_kind(kind)
         workers, io_workers = _sizes(kind, max_workers, workers, io_workers)
         budget = parse_option(None, "memory", memory, parse_size)
         resources = detect(workers, io_workers, budget)
@@ -131,18 +131,22 @@ class Executor(concurrent.futures.Executor):
     ) -> concurrent.futures.Future[R]:
         """Schedule `fn(*args, **kwargs)`; `kind`, `memory` and `estimate` are for makespan.
 
-        Called from inside one of this executor's own tasks, it raises `MakespanError`. Such a
-        task would hold its slot while it waits for the inner one, and once every slot is held
-        that way nothing can start and nothing ends (the stdlib executors deadlock there).
-        Refusing the submit itself is a rule that holds whatever the pool size and however the
-        task waits; refusing only `result()` would miss `wait()` and `as_completed()`. Call the
-        function directly in the task, or submit from outside this executor's tasks. (A `cpu`
-        task cannot reach its executor: it runs in another process. As with the stdlib, a task
-        that waits for a future submitted from outside may still wait for a slot it holds.)
+        An `io` submit from inside one of this executor's own tasks (which are `io`: a `cpu`
+        task runs in another process and cannot reach it) raises `MakespanError`. Such a task
+        would hold its slot while it waits for the inner one, and once every slot is held that
+        way nothing can start and nothing ends (the stdlib executors deadlock there). Refusing
+        the submit itself is a rule that holds whatever the pool size and however the task
+        waits; refusing only `result()` would miss `wait()` and `as_completed()`. Call the
+        function directly in the task, or submit from outside this executor's tasks. A `cpu`
+        submit needs a slot of the other pool, so it is taken. (As with the stdlib, a task that
+        waits for a future submitted from outside may still wait for a slot it holds, and one
+        that holds memory may wait for a task that needs it.)
         """
-        self._refuse_from_own_task("submit()", "waiting for what it submits could deadlock "
-                                   "once every slot is busy. Call the function directly in "
-                                   "the task, or submit from outside this executor's tasks")
+        if (kind or self._kind) == "io":
+            self._refuse_from_own_task(
+                "submit()", "waiting for what it submits could deadlock once every slot is busy. "
+                "Call the function directly in the task, or submit from outside this executor's "
+                "tasks")
 
         with self._lock:
             if self._shutdown:
@@ -151,12 +155,11 @@ class Executor(concurrent.futures.Executor):
                 raise RuntimeError(f"cannot schedule new futures: the executor's run has ended "
                                    f"({self._error or 'interrupted'})")
             name = f"{getattr(fn, '__name__', 'task')}#{next(self._ids)}"
-            kind = _check_kind(kind or self._kind, name)
+            kind = check_kind(kind or self._kind, name)
             call = Call(self._as_own(fn) if kind == "io" else fn, args, kwargs)
-            task = with_worker_base(Task(name, call, kind=kind,
-                                         memory=parse_option(name, "memory", memory, parse_size),
-                                         estimate=parse_option(name, "estimate", estimate,
-                                                               parse_duration)))
+            task = Task(name, call, kind=kind,
+                        memory=parse_option(name, "memory", memory, parse_size),
+                        estimate=parse_option(name, "estimate", estimate, parse_duration))
             future: concurrent.futures.Future[R] = concurrent.futures.Future()
             self._futures[name] = future
         engine = self._engine
@@ -246,14 +249,15 @@ class Executor(concurrent.futures.Executor):
         if future.cancelled():
             self._futures.pop(task.name, None)
             return
+        if needs_worker_base(task):  # the record says what was added, as for a graph's run
+            task = with_worker_base(task, engine.scheduler.resources.memory)
+            engine.record.info["memory_base"] = worker_base_rss()
         try:
             v = engine.add(task, task.estimate or 1.0)
         except MakespanError as error:
             self._futures.pop(task.name, None)
             future.set_exception(error)
             return
-        if needs_worker_base(task):  # the record says what was added, as for a graph's run
-            engine.record.info["memory_base"] = worker_base_rss()
         future.add_done_callback(
             lambda f: engine.reactor.post(lambda: engine.withdraw(v)) if f.cancelled() else None)
 
@@ -289,12 +293,6 @@ class Executor(concurrent.futures.Executor):
             if error.__traceback__ is None:  # it came from a worker process: chain its traceback
                 error.__cause__ = failure
             future.set_exception(error)
-
-
-def _check_kind(kind: str, task: str | None = None) -> Kind:
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}: use 'cpu' or 'io'", task=task, field="kind")
-    return kind
 
 
 def _sizes(kind: Kind, max_workers: int | None, workers: int | None,

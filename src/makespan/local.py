@@ -38,7 +38,8 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
                            default_estimate, info, client)
     resources = detect(workers, io_workers, memory)
     if any(map(needs_worker_base, graph.tasks)):
-        graph = replace(graph, tasks=tuple(map(with_worker_base, graph.tasks)))
+        graph = replace(graph, tasks=tuple(with_worker_base(t, resources.memory)
+                                           for t in graph.tasks))
         info = {**info, "memory_base": worker_base_rss()}
     durations = graph.estimates(default_estimate)
     ordering = order_for_run(graph, resources, durations, optimize)
@@ -74,14 +75,16 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
                      listen=listen, info={"front_end": "python", **info}, on_engine=on_engine)
 
 
-def with_worker_base(task: Task) -> Task:
-    """`task` as the memory budget sees it. The guide's Max_Parallel = Available_RAM / (Base +
+def with_worker_base(task: Task, budget: int) -> Task:
+    """`task` as the memory `budget` sees it. The guide's Max_Parallel = Available_RAM / (Base +
     Data_Per_Task): a cpu call's memory estimate is its data, and the worker process it runs in
-    adds its own Base, measured (`worker_base_rss`). A task with no estimate stays unlimited."""
-    if needs_worker_base(task):
-        assert task.memory is not None
-        return replace(task, memory=task.memory + worker_base_rss())
-    return task
+    adds its own Base, measured (`worker_base_rss`). Data that fits the budget alone still runs
+    (by itself): the base is no reason to refuse it. A task with no estimate stays unlimited."""
+    if not needs_worker_base(task):
+        return task
+    assert task.memory is not None
+    demand = task.memory + worker_base_rss()
+    return replace(task, memory=min(demand, max(budget, task.memory)))
 
 
 def needs_worker_base(task: Task) -> bool:

@@ -31,6 +31,10 @@ class Ref:
     task: str
 
 
+_HOLDERS = (Ref, list, tuple, dict)
+"""The types a `Ref` may be in (subclasses are told apart from these by `_collect_refs`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """A Python callable and its arguments, run by the thread or process executors.
@@ -55,12 +59,19 @@ class Call:
 
 
 def _collect_refs(values: Iterable[Any], found: list[str]) -> None:
+    """The tasks `Ref`s name, where `resolve_refs` replaces them (lists, tuples, named tuples
+    and dict values; see `api._to_refs`). A value of no such type is not looked into, and
+    the types of many values are told apart in C: a chunk of a million numbers costs no loop."""
+    values = list(values)
+    if not any(issubclass(t, _HOLDERS) for t in set(map(type, values))):
+        return
     for value in values:
-        if isinstance(value, Ref):
+        kind = type(value)
+        if kind is Ref:
             found.append(value.task)
-        elif isinstance(value, list | tuple):
+        elif kind is list or kind is tuple or is_named_tuple(value):
             _collect_refs(value, found)
-        elif isinstance(value, dict):
+        elif kind is dict:
             _collect_refs(value.values(), found)
 
 
@@ -240,6 +251,20 @@ class TaskGraph:
         return TaskGraph.build(tasks)
 
 
+def whole_number(value: Any, field: str, task: str | None = None) -> int:
+    """`value` if it is a whole number given as one (not "3", not True); InputError otherwise."""
+    if type(value) is int:
+        return value
+    raise InputError(f"expected a whole number, got {value!r}", task=task, field=field)
+
+
+def check_kind(kind: Any, task: str | None = None) -> Kind:
+    """`kind` if it is one (InputError naming the field otherwise)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r}: use 'cpu' or 'io'", task=task, field="kind")
+    return cast(Kind, kind)
+
+
 def _check_task(task: Task) -> None:
     def bad(field_name: str, message: str) -> InputError:
         return InputError(message, task=task.name, field=field_name)
@@ -254,8 +279,7 @@ def _check_task(task: Task) -> None:
             raise bad("run", "'run' is empty: give a shell command or an argument list")
     elif not task.run or not all(isinstance(a, str) for a in task.run) or not task.run[0]:
         raise bad("run", "'run' as a list needs a program and its arguments, all strings")
-    if task.kind not in KINDS:
-        raise bad("kind", f"unknown kind {task.kind!r}: use 'cpu' or 'io'")
+    check_kind(task.kind, task.name)
     if task.slots < 1:
         raise bad("slots", f"slots must be at least 1, got {task.slots}")
     if task.memory is not None and task.memory < 0:

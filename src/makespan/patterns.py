@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from makespan import sizing
-from makespan.api import Graph, Handle, refuse_nested
+from makespan.api import Graph, Handle, parse_option, refuse_nested
 from makespan.errors import InputError
-from makespan.model import Kind
-from makespan.resources import usable_cores
+from makespan.model import Kind, check_kind
+from makespan.resources import check_settings, usable_cores
+from makespan.units import parse_size
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,7 +48,7 @@ class Stage:
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, chunk: Chunk = "auto",
                  kind: Kind = "cpu", workers: int | None = None, **run: Any) -> list[R]:
     """`[fn(x) for x in items]`, computed in parallel chunks; results in input order."""
-    refuse_nested("parallel_map()")
+    _refuse("parallel_map()", chunk, [kind], workers, run)
     items = list(items)
     done, chunking = _chunking(functools.partial(_map_chunk, fn), items, chunk, kind, workers)
     graph = Graph()
@@ -63,11 +64,11 @@ def pipeline(items: Iterable[Any], *stages: Callable[[Any], Any] | Stage, chunk:
     stage k still works on later ones. Results of the last stage, in input order.
 
     With chunk="auto", chunk 0 is the first stage's timed sample: it enters at stage 1."""
-    refuse_nested("pipeline()")
-    items = list(items)
+    steps = [s if isinstance(s, Stage) else Stage(s) for s in stages]
+    _refuse("pipeline()", chunk, [s.kind for s in steps], workers, run)
     if not stages:
         raise InputError("a pipeline needs at least one stage", field="stages")
-    steps = [s if isinstance(s, Stage) else Stage(s) for s in stages]
+    items = list(items)
     first = steps[0]
     done, chunking = _chunking(functools.partial(_map_chunk, first.fn), items, chunk, first.kind,
                                workers)
@@ -99,7 +100,7 @@ def map_reduce(mapper: Callable[[Iterator[Any]], T], reducer: Callable[[list[T]]
     an iterator over the range's lines), so no file contents cross process boundaries. For a
     file, `chunk` is a number of bytes, not of lines.
     """
-    refuse_nested("map_reduce()")
+    _refuse("map_reduce()", chunk, [kind], workers, run)
     graph = Graph()
     parts: list[Any]
     if isinstance(data, str | Path):
@@ -127,7 +128,7 @@ def fork_join(subtasks: Iterable[Callable[[], Any] | tuple[Any, ...]],
               merge: Callable[[list[Any]], R], *, kind: Kind = "cpu",
               workers: int | None = None, **run: Any) -> R:
     """Run each subtask (a callable, or `(fn, *args)`) in parallel, then `merge(results)`."""
-    refuse_nested("fork_join()")
+    _refuse("fork_join()", "auto", [kind], workers, run)
     graph = Graph()
     forks = []
     for k, sub in enumerate(subtasks):
@@ -182,6 +183,19 @@ def _sized(n: int, sample: Callable[[], sizing.Sample], chunk: Chunk, kind: Kind
     taken = sample()
     done = [taken.value] if taken.error is None else []
     return done, sizing.after(taken, n, workers or usable_cores(), kind)
+
+
+def _refuse(what: str, chunk: Chunk, kinds: list[Kind], workers: int | None,
+            run: dict[str, Any]) -> None:
+    """Before anything runs (the sample runs the user's function): a nested use, then bad
+    settings, each with one clear error."""
+    refuse_nested(what)
+    if chunk != "auto":
+        _fixed(chunk)
+    for kind in kinds:
+        check_kind(kind)
+    check_settings(workers, run.get("io_workers"),
+                   parse_option(None, "memory", run.get("memory"), parse_size))
 
 
 def _fixed(chunk: Chunk) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import psutil
 
 from makespan.errors import InputError
+from makespan.model import whole_number
 
 IO_PER_CORE = 3
 MEMORY_RESERVE_FRACTION = 0.10
@@ -80,7 +81,5 @@ def at_least(least: int, **settings: int | None) -> None:
     for field, value in settings.items():
         if value is None:
             continue
-        if type(value) is not int:  # not "4", not True (as `Graph.add` takes numbers)
-            raise InputError(f"expected a whole number, got {value!r}", field=field)
-        if value < least:
+        if whole_number(value, field) < least:
             raise InputError(f"must be at least {least}, got {value}", field=field)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import collections
 import json
+import pickle
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -472,3 +476,67 @@ def test_a_run_leaves_the_garbage_collectors_frozen_objects_as_it_found_them(
     finally:
         gc.unfreeze()
     assert any(o is mine for o in gc.get_objects())
+
+
+class MessageFails(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+def _local_exception() -> type[Exception]:
+    class Local(Exception):
+        pass
+
+    return Local
+
+
+Local = _local_exception()
+
+
+def raise_message_fails() -> None:
+    raise MessageFails()
+
+
+@pytest.mark.parametrize("kind", ["io", "cpu"])
+def test_an_exception_whose_message_fails_still_fails_its_task(kind: str,
+                                                               tmp_path: Path) -> None:
+    """(Its thread used to die unreported, and the run waited for ever: the timeout turns such
+    a regression into a failure rather than a hang.)"""
+    graph = Graph()
+    graph.add(raise_message_fails, name="bad", kind=kind, timeout="30s")
+    with pytest.raises(TaskFailed) as caught:
+        graph.run(root=tmp_path)
+    assert caught.value.kind == "MessageFails"
+    assert caught.value.message == "(its message could not be made: RuntimeError: no message)"
+
+
+@pytest.mark.parametrize(("original", "kept"), [
+    (ValueError("plain"), True),
+    (Local("a"), False),  # its class cannot be found by name
+    (ValueError(threading.Lock()), False),  # its state does not pickle
+    (None, True),
+])
+def test_a_task_failure_always_travels_and_its_original_when_it_can(
+        original: BaseException | None, kept: bool) -> None:
+    failure = TaskFailed("t", "Kind", "message", "trace", original)
+    back = pickle.loads(pickle.dumps(failure))
+    assert (back.task, back.kind, back.message, back.traceback) == ("t", "Kind", "message",
+                                                                    "trace")
+    assert (back.original is not None) == (kept and original is not None)
+    if kept and original is not None:
+        assert back.original.args == original.args
+
+
+def run_a_program_using_makespan() -> str:
+    program = "from makespan import parallel_map; print(parallel_map(abs, [-3], kind='io'))"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+
+
+def test_a_program_a_cpu_task_starts_may_use_makespan(tmp_path: Path) -> None:
+    """Only the task itself is refused a nested run: a separate program it starts (which
+    inherits the worker's environment) is not inside a task."""
+    graph = Graph()
+    task = graph.add(run_a_program_using_makespan, kind="cpu")
+    assert graph.run(root=tmp_path)[task] == "[3]"

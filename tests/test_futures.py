@@ -472,3 +472,20 @@ def test_max_workers_goes_with_the_other_kinds_size(tmp_path: Path) -> None:
         pass
     assert pool.record is not None
     assert (pool.record["workers"]["cpu"], pool.record["workers"]["io"]) == (2, 3)
+
+
+def test_a_cancelled_future_is_done_for_wait_and_as_completed(tmp_path: Path) -> None:
+    """As with the stdlib: `wait` and `as_completed` see a cancelled future as done."""
+    marker = tmp_path / "go"
+    with Executor(workers=1, io_workers=1, kind="io", root=tmp_path) as pool:
+        blocker = _running(pool.submit(wait_for_file, str(marker)))
+        queued = [pool.submit(square, n) for n in range(20)]
+        cancelled = [f for f in queued[::2] if f.cancel()]
+        assert cancelled
+        marker.touch()
+        done, not_done = concurrent.futures.wait(queued, timeout=WAIT)
+        assert not not_done
+        assert sorted(f.result() for f in done if not f.cancelled()) == sorted(
+            n * n for n, f in enumerate(queued) if not f.cancelled())
+        assert set(concurrent.futures.as_completed(cancelled, timeout=WAIT)) == set(cancelled)
+        blocker.result(timeout=WAIT)

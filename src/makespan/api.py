@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
@@ -301,12 +300,11 @@ def _name(key: Handle[Any] | str) -> str:
 
 def refuse_nested(what: str = "graph.run()") -> None:
     """Inside a task, a nested run would start its own workers beside the run's: refuse."""
+    from makespan.executors._worker import worker_task
     from makespan.executors.calling import inside_task
-    from makespan.executors.processes import WORKER_ENV
 
-    # In a worker process the variable holds the running task's name ("1" between tasks).
-    worker = os.environ.get(WORKER_ENV)
-    task = inside_task() or (worker if worker not in (None, "", "1") else None)
+    worker, running = worker_task()
+    task = inside_task() or running
     if task is not None or worker:
         where = f"task '{task}'" if task is not None else "a makespan task"
         raise MakespanError(

@@ -7,6 +7,7 @@ traceback: `InputError` holds those parts and renders them as one line.
 from __future__ import annotations
 
 import difflib
+import pickle
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -80,9 +81,21 @@ class TaskFailed(MakespanError):
         super().__init__(f"task '{task}' failed: {kind}: {message}")
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str, str, BaseException | None]]:
-        return (TaskFailed, (self.task, self.kind, self.message, self.traceback, self.original))
+        """A TaskFailed always travels (to another process, say); its `original` only if it
+        does too: its class importable there, its state picklable, its arguments enough to
+        make it again. Otherwise it arrives without one, as a failure from a worker may."""
+        return (TaskFailed, (self.task, self.kind, self.message, self.traceback,
+                             _if_it_travels(self.original)))
 
     def __str__(self) -> str:
         if not self.traceback:
             return str(self.args[0])
         return f"{self.args[0]}\n\nTraceback in the worker:\n{self.traceback.rstrip()}"
+
+
+def _if_it_travels(error: BaseException | None) -> BaseException | None:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return None
+    return error

@@ -238,6 +238,9 @@ class Executor(concurrent.futures.Executor):
             # What the run never took (it was interrupted, or it failed) will not run now.
             for name, future in list(self._futures.items()):
                 self._futures.pop(name, None)
+                if future.cancelled():
+                    future.set_running_or_notify_cancel()  # see `_add`
+                    continue
                 if future.done():
                     continue
                 if future.running() or future.set_running_or_notify_cancel():
@@ -246,8 +249,12 @@ class Executor(concurrent.futures.Executor):
                         f"({self._error or 'interrupted'})"))
 
     def _add(self, engine: Engine, task: Task, future: concurrent.futures.Future[Any]) -> None:
+        # A cancelled future is done for `wait` and `as_completed` only once it is told it will
+        # not run (`set_running_or_notify_cancel`, once): whoever takes it out of `_futures`
+        # tells it, here, in `_admit`, in `_on_event` (withdrawn) or when the run ends.
         if future.cancelled():
             self._futures.pop(task.name, None)
+            future.set_running_or_notify_cancel()
             return
         if needs_worker_base(task):  # the record says what was added, as for a graph's run
             task = with_worker_base(task, engine.scheduler.resources.memory)
@@ -276,7 +283,10 @@ class Executor(concurrent.futures.Executor):
             return
         name = event.task or ""
         future = self._futures.pop(name, None)
-        if future is None or future.cancelled():
+        if future is None:
+            return
+        if future.cancelled():  # withdrawn before it started
+            future.set_running_or_notify_cancel()
             return
         if name in engine.values:
             future.set_result(engine.values[name])

@@ -37,6 +37,28 @@ if TYPE_CHECKING:
     from typing import Any
 
 WORKER_ENV = "MAKESPAN_WORKER"
+"""In a worker: its pid, then the name of the task it runs, if it runs one. The pid tells a
+worker from a program its task starts, which inherits the variable (and may use makespan)."""
+
+
+def _mark(task: str = "") -> None:
+    os.environ[WORKER_ENV] = f"{os.getpid()} {task}"
+
+
+def worker_task() -> tuple[bool, str | None]:
+    """Whether this process is a worker, and the task it runs (None between tasks)."""
+    pid, _, task = os.environ.get(WORKER_ENV, "").partition(" ")
+    if pid != str(os.getpid()):
+        return False, None
+    return True, task or None
+
+
+def message_of(error: BaseException) -> str:
+    """`str(error)`, or what can be said when its `__str__` itself raises."""
+    try:
+        return str(error)
+    except Exception as broken:
+        return f"(its message could not be made: {type(broken).__name__}: {broken})"
 
 
 def _read(fd: int, n: int) -> bytes:
@@ -96,12 +118,12 @@ def failure(error: BaseException) -> tuple[str, str, str, bytes | None]:
         original: bytes | None = dumps(error)
     except Exception:
         original = None
-    return (type(error).__qualname__, str(error), traceback.format_exc(), original)
+    return (type(error).__qualname__, message_of(error), traceback.format_exc(), original)
 
 
 def run(name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         log: str) -> bytes:
-    os.environ[WORKER_ENV] = name
+    _mark(name)
     sys.stdout.flush()
     sys.stderr.flush()
     saved: list[int] = []
@@ -119,7 +141,7 @@ def run(name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
     except BaseException as error:  # the task's failure is data for the engine
         reply = ("error", failure(error))
     finally:
-        os.environ[WORKER_ENV] = "1"
+        _mark()
         sys.stdout.flush()
         sys.stderr.flush()
         for fd, old in zip((1, 2), saved, strict=False):
@@ -136,7 +158,7 @@ def run(name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
 
 
 def serve(fd: int) -> None:
-    os.environ[WORKER_ENV] = "1"
+    _mark()
     try:
         sys.path[:] = pickle.loads(receive(fd))
         send(fd, pickle.dumps(("ready", resident())))

@@ -15,6 +15,7 @@ from typing import Any
 
 from makespan.errors import TaskFailed
 from makespan.executors import Job, Outcome
+from makespan.executors._worker import message_of
 from makespan.model import Call, resolve_refs
 
 
@@ -46,6 +47,6 @@ def invoke(name: str, run: Call, inputs: Any) -> Outcome:
 
 
 def failed(name: str, error: BaseException) -> Outcome:
-    failure = TaskFailed(name, type(error).__qualname__, str(error), traceback.format_exc(),
-                         error)
+    failure = TaskFailed(name, type(error).__qualname__, message_of(error),
+                         traceback.format_exc(), error)
     return Outcome(error=f"{failure.kind}: {failure.message}", failure=failure)

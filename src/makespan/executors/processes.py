@@ -52,13 +52,12 @@ import cloudpickle
 
 from makespan.errors import TaskFailed
 from makespan.executors import Job, OnDone, Outcome
-from makespan.executors._worker import WORKER_ENV
 from makespan.executors.calling import failed
 from makespan.executors.trees import signal_tree, tree_rss
 from makespan.model import Call, resolve_refs
 from makespan.reactor import Reactor
 
-__all__ = ["WORKER_ENV", "ProcessExecutor", "worker_base_rss"]
+__all__ = ["ProcessExecutor", "worker_base_rss"]
 
 _WORKER = str(Path(__file__).with_name("_worker.py"))
 
@@ -217,8 +216,7 @@ def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
     ours, theirs = socket.socketpair()
     process = subprocess.Popen(
         [sys.executable, _WORKER, str(theirs.fileno())],
-        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-        env={**os.environ, WORKER_ENV: "1"}, start_new_session=True,
+        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
     )
     theirs.close()
     parent = Connection(ours.detach())

@@ -540,3 +540,14 @@ def test_a_program_a_cpu_task_starts_may_use_makespan(tmp_path: Path) -> None:
     graph = Graph()
     task = graph.add(run_a_program_using_makespan, kind="cpu")
     assert graph.run(root=tmp_path)[task] == "[3]"
+
+
+def test_a_graph_of_io_tasks_alone_is_measured_on_its_io_slots(tmp_path: Path) -> None:
+    """Efficiency = speedup / workers, the workers being the pool the work ran in: never above
+    100 % (it was measured on the CPU slots: 299 % for six io tasks on 2 CPU slots)."""
+    graph = Graph()
+    for _ in range(6):
+        graph.add(time.sleep, 0.2, kind="io")
+    metrics = graph.run(workers=2, io_workers=6, root=tmp_path).metrics
+    assert metrics["efficiency"] == pytest.approx(metrics["speedup"] / 6)
+    assert metrics["efficiency"] <= 1.0

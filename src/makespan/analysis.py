@@ -40,6 +40,17 @@ class Analysis:
     def cpu_work(self) -> float:
         return self.work - self.io_work
 
+    def efficiency(self, makespan: float, workers: int, io_workers: int) -> float:
+        """Speedup / workers of the pool the work runs in: the CPU work against the `workers`
+        CPU slots (I/O tasks run in their own, larger pool: counting them would put efficiency
+        over 100 % on any graph that waits on I/O), and a graph of I/O tasks alone against its
+        `io_workers` slots."""
+        if makespan <= 0:
+            return 1.0
+        if self.cpu_work > 0:
+            return self.cpu_work / makespan / workers
+        return self.work / makespan / io_workers
+
     def lower_bound(self, workers: int, io_workers: int | None = None) -> float:
         """No schedule on `workers` CPU slots (and `io_workers` I/O slots) is shorter.
 

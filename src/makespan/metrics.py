@@ -85,8 +85,7 @@ def compute(
     }
     main_pool = "cpu" if busy["cpu"] > 0 else "io"
     speedup = work / wall if wall > 0 else 1.0
-    cpu_work = analysis.cpu_work or work
-    efficiency = cpu_work / wall / resources.cpu if wall > 0 else 1.0
+    efficiency = analysis.efficiency(wall, resources.cpu, resources.io)
     path = tuple(graph.names(analysis.critical_path))
     why = _reason(graph, durations, analysis, wall, paused)
     overall = utilization.get(main_pool, 0.0)

@@ -127,7 +127,7 @@ def make_plan(
             makespan = baseline = simulate(graph, pool, durations).makespan
         speedup = analysis.work / makespan if makespan > 0 else 1.0
         predictions.append(Prediction(
-            p, makespan, speedup, efficiency(analysis, makespan, p), lower,
+            p, makespan, speedup, analysis.efficiency(makespan, p, pool.io), lower,
             analysis.upper_bound(p, pool.io), baseline, strict,
         ))
     return Plan(
@@ -140,18 +140,6 @@ def make_plan(
         recommended_workers=recommend(predictions),
         unestimated=tuple(i for i, t in enumerate(graph.tasks) if t.estimate is None),
     )
-
-
-def efficiency(analysis: Analysis, makespan: float, workers: int) -> float:
-    """Speedup / workers, counting the CPU work only: how busy the `workers` CPU slots are.
-
-    I/O tasks run in their own, larger pool; counting them would put efficiency over 100 % on
-    any graph that waits on I/O. A graph of I/O tasks alone is measured against its work.
-    """
-    if makespan <= 0:
-        return 1.0
-    work = analysis.cpu_work or analysis.work
-    return work / makespan / workers
 
 
 def recommend(predictions: list[Prediction]) -> int:

@@ -165,10 +165,13 @@ def print_run_summary(document: dict[str, Any], console: Console) -> None:
     console.print(Text(f"Run {document['id']}: {status}", style=f"bold {style}")
                   + Text(f"  ({tally})"))
     workers = document["workers"]
+    # Efficiency is measured on the CPU slots, or on the I/O slots when only I/O tasks ran.
+    io_only = "cpu" not in metrics["pool_utilization"] and "io" in metrics["pool_utilization"]
+    slots = f"{workers['io']} I/O slots" if io_only else f"{workers['cpu']} CPU slots"
     console.print(
         f"wall {format_duration(document['wall'])}   work {format_duration(metrics['work'])}   "
         f"speedup {metrics['speedup']:.2f}x   efficiency {metrics['efficiency']:.0%} "
-        f"on {workers['cpu']} CPU slots   utilization "
+        f"on {slots}   utilization "
         + ", ".join(f"{pool} {u:.0%}" for pool, u in metrics["pool_utilization"].items())
     )
     predicted = document.get("predicted", {})

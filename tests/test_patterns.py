@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,3 +443,22 @@ def test_bad_settings_are_refused_before_the_function_runs(
     assert caught.value.field == field
     assert calls == []
     assert not (tmp_path / ".makespan").exists()
+
+
+def napping_abs(x: int) -> int:
+    time.sleep(0.001)  # the item's own duration
+    return abs(x)
+
+
+def test_auto_chunks_carry_the_sampled_time_as_their_estimate(tmp_path: Path) -> None:
+    """The run's order and prediction use what the sample measured, not the 1 s default."""
+    items = list(range(200))
+    parallel_map(napping_abs, items, kind="io", workers=2, root=tmp_path)
+    record = json.loads((tmp_path / ".makespan" / "last-run.json").read_text())
+    chunking, predicted = record["chunking"], record["predicted"]["duration"]
+    assert chunking["item_seconds"] > 0
+    sizes = [min(chunking["size"], len(items) - start)
+             for start in range(chunking["sampled"], len(items), chunking["size"])]
+    assert sizes  # the sample (about 20 ms) left chunks to run
+    assert [predicted[f"map[{k}]"] for k in range(1, len(sizes) + 1)] == pytest.approx(
+        [chunking["item_seconds"] * size for size in sizes])

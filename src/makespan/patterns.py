@@ -52,7 +52,8 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, chunk: Chunk = "au
     items = list(items)
     done, chunking = _chunking(functools.partial(_map_chunk, fn), items, chunk, kind, workers)
     graph = Graph()
-    handles = [graph.add(_map_chunk, fn, part, kind=kind, name=f"map[{k}]")
+    handles = [graph.add(_map_chunk, fn, part, kind=kind, name=f"map[{k}]",
+                         estimate=chunking.estimate(len(part)))
                for k, part in _chunks(items, chunking, len(done))]
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)
     return [value for part in [*done, *(results[h] for h in handles)] for value in part]
@@ -82,7 +83,7 @@ def pipeline(items: Iterable[Any], *stages: Callable[[Any], Any] | Stage, chunk:
             step, before = steps[s], previous[s]
             after = [before] if step.ordered and before is not None else []
             handle = graph.add(_map_chunk, step.fn, data, kind=step.kind, name=f"stage{s}[{k}]",
-                               deps=after)
+                               deps=after, estimate=None if s else chunking.estimate(len(data)))
             previous[s] = data = handle
         last.append(data)
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)
@@ -109,14 +110,15 @@ def map_reduce(mapper: Callable[[Iterator[Any]], T], reducer: Callable[[list[T]]
         done, chunking = _sized(size, lambda: sizing.sample_file(mapper, path, kind), chunk, kind,
                                 workers)
         parts = [*done, *(graph.add(_map_range, mapper, path, start, end, kind=kind,
-                                    name=f"map[{k}]")
+                                    name=f"map[{k}]", estimate=chunking.estimate(end - start))
                           for k, (start, end) in enumerate(
                               sizing.split_ranges(size, chunking.size, chunking.sampled),
                               start=len(done)))]
     else:
         items = list(data)
         done, chunking = _chunking(mapper, items, chunk, kind, workers)
-        parts = [*done, *(graph.add(_map_items, mapper, part, kind=kind, name=f"map[{k}]")
+        parts = [*done, *(graph.add(_map_items, mapper, part, kind=kind, name=f"map[{k}]",
+                                    estimate=chunking.estimate(len(part)))
                           for k, part in _chunks(items, chunking, len(done)))]
     reduced = graph.add(reducer, parts, kind=kind, name="reduce")
     results = graph.run(workers=workers, info={"chunking": chunking.to_json()}, **run)

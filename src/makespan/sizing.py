@@ -54,6 +54,11 @@ class Chunking:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def estimate(self, n: int) -> float | None:
+        """Seconds a chunk of `n` items (or bytes) should take, by the sample; None unmeasured.
+        Given to its task, it makes the run's order and prediction use what was measured."""
+        return self.item_seconds * n if self.item_seconds > 0 else None
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:

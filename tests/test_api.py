@@ -551,3 +551,29 @@ def test_a_graph_of_io_tasks_alone_is_measured_on_its_io_slots(tmp_path: Path) -
     metrics = graph.run(workers=2, io_workers=6, root=tmp_path).metrics
     assert metrics["efficiency"] == pytest.approx(metrics["speedup"] / 6)
     assert metrics["efficiency"] <= 1.0
+
+
+@pytest.mark.parametrize(("info", "field", "words"), [
+    ({"status": "great"}, "info.status", "field of the run record itself"),
+    ({"id": "custom"}, "info.id", "field of the run record itself"),
+    ({"input": Path("/data/x")}, "info.input", "cannot be written in the run record"),
+    ({"seen": {1, 2}}, "info.seen", "cannot be written in the run record"),
+])
+def test_info_that_would_break_the_record_is_refused_before_running(
+        info: dict[str, Any], field: str, words: str, tmp_path: Path) -> None:
+    ran: list[int] = []
+    graph = Graph()
+    graph.add(ran.append, 1, kind="io")
+    with pytest.raises(InputError, match=words) as caught:
+        graph.run(root=tmp_path, info=info)
+    assert caught.value.field == field
+    assert ran == [] and not (tmp_path / ".makespan").exists()
+
+
+def test_record_fields_name_every_field_makespan_writes(tmp_path: Path) -> None:
+    """What `info` may not replace is kept in step with what a record holds."""
+    from makespan.run import RECORD_FIELDS
+
+    graph = Graph()
+    graph.add(double, 1, kind="cpu", memory="1MB")
+    assert set(graph.run(root=tmp_path).record) <= RECORD_FIELDS

@@ -222,9 +222,10 @@ class Graph:
         `backend="dask"` runs the tasks on a Dask cluster: `client`'s, or a new LocalCluster.
         """
         from makespan.local import run_local
-        from makespan.run import frozen_heap
+        from makespan.run import check_info, frozen_heap
 
         refuse_nested()
+        check_info(info or {})
         budget = parse_option(None, "memory", memory, parse_size)
         graph = self.build()
         with frozen_heap():

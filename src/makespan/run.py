@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from makespan.engine import Engine, ExecutorFactory, RunOptions
-from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, TaskFailed
+from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, TaskFailed
 from makespan.metrics import compute
 from makespan.model import TaskGraph
 from makespan.plan import Ordering, order_kind
@@ -112,6 +114,29 @@ def run_graph(
         document["record"] = str(root / RUNS_DIR / f"{record.id}.json")
         path = write_record(document, root)
     return RunResult(document, path, engine.values, engine.failures)
+
+
+RECORD_FIELDS = frozenset({
+    "id", "status", "started_at", "cwd", "wall", "workers", "metrics", "paused",
+    "memory_overruns", "tasks", "events", "record", "predicted", "front_end", "backend",
+    "scheduler", "file", "findings", "estimates", "after_run", "worker_base_rss", "memory_base",
+})
+"""The fields makespan writes in a run record: a caller's `info` may not replace them. (The
+patterns add `chunking` through `info`, as a caller would.)"""
+
+
+def check_info(info: dict[str, Any]) -> None:
+    """Refuse, before anything runs, caller facts for the record that would replace one of its
+    own fields, or that cannot be written as JSON (the run would end without a record)."""
+    for key, value in info.items():
+        if key in RECORD_FIELDS:
+            raise InputError(f"'{key}' is a field of the run record itself: use another name",
+                             field=f"info.{key}")
+        try:
+            orjson.dumps({key: value}, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError as error:
+            raise InputError(f"cannot be written in the run record (JSON): {error}",
+                             field=f"info.{key}") from None
 
 
 def _document(record: RunRecord, graph: TaskGraph, resources: Resources, wall: float,

@@ -356,6 +356,56 @@ def test_work_submitted_before_exit_completes_like_the_stdlib(how: str, tmp_path
         psutil.STATUS_ZOMBIE)
 
 
+INTERRUPT_SCRIPT = '''
+import os, signal, subprocess, sys, threading, time
+from makespan import Executor
+
+def work(folder):
+    """Starts a child, says so, and would run for a minute."""
+    subprocess.Popen(["sleep", "1000"])
+    open(os.path.join(folder, "started"), "w").close()
+    time.sleep(60)
+
+def interrupt(times):
+    for _ in range(times):
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+folder, times = sys.argv[1], int(sys.argv[2])
+try:
+    with Executor(workers=1, root=folder) as pool:
+        pool.submit(work, folder)
+        while not os.path.exists(os.path.join(folder, "started")):
+            time.sleep(0.01)
+        threading.Thread(target=interrupt, args=(times,), daemon=True).start()
+except KeyboardInterrupt:
+    sys.exit(130)
+'''
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_ctrl_c_while_the_executor_waits_stops_its_run_and_leaves_nothing(
+        times: int, tmp_path: Path) -> None:
+    """Interrupted while `with Executor()` waits for its work: the running task is stopped
+    with its process tree, the record says so, and the interrupt reaches the program."""
+    script = tmp_path / "script.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    marker = str(tmp_path)
+    began = time.monotonic()
+    ended = subprocess.run([sys.executable, str(script), str(tmp_path), str(times)],
+                           env={**os.environ, "MAKESPAN_EXIT_TEST": marker},
+                           capture_output=True, text=True, timeout=3 * WAIT)
+    left = _left_behind(marker)
+    for process in left:  # only if the test fails: nothing may outlive it
+        process.kill()
+    assert ended.returncode == 130, ended.stderr
+    assert time.monotonic() - began < 30  # not when the task would have ended (60 s)
+    record = json.loads((tmp_path / ".makespan" / "last-run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert [row["status"] for row in record["tasks"]] == ["cancelled"]
+    assert left == []
+
+
 # ---------------------------------------------------------------------------- nested use
 
 

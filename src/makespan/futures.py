@@ -35,6 +35,7 @@ import concurrent.futures
 import functools
 import itertools
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -108,6 +109,7 @@ class Executor(concurrent.futures.Executor):
         self._shutdown = False
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._ended = threading.Event()
         self._engine: Engine | None = None
         self.record: dict[str, Any] | None = None
         """The run record, once `shutdown` has waited for the run to end."""
@@ -192,7 +194,26 @@ class Executor(concurrent.futures.Executor):
                 future.cancel()
         engine.reactor.post(lambda: setattr(engine, "accepting", False))
         if wait:
-            self._thread.join()
+            self._wait_for_the_run()
+
+    def _wait_for_the_run(self) -> None:
+        """Wait for the run to end. A Ctrl-C meanwhile stops it as it stops `makespan run`
+        (running tasks are stopped, the record is written; a second one stops them at once)
+        and is raised again once it has ended: otherwise the program would end while worker
+        processes still run their tasks, and without the record. (An Event, not `join`: a
+        join interrupted by Ctrl-C may leave the thread looking finished.)"""
+        interrupted = False
+        while True:
+            try:
+                self._ended.wait()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                if self._engine is not None:
+                    self._engine.reactor.signals.append(signal.SIGINT)
+                    self._engine.reactor.wake()
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _as_own(self, fn: Callable[..., R]) -> Callable[..., R]:
         """`fn`, marking its thread as running a task of this executor while it runs."""
@@ -247,6 +268,7 @@ class Executor(concurrent.futures.Executor):
                     future.set_exception(MakespanError(
                         f"'{name}' did not run: the executor's run ended "
                         f"({self._error or 'interrupted'})"))
+            self._ended.set()
 
     def _add(self, engine: Engine, task: Task, future: concurrent.futures.Future[Any]) -> None:
         # A cancelled future is done for `wait` and `as_completed` only once it is told it will

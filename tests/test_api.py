@@ -577,3 +577,35 @@ def test_record_fields_name_every_field_makespan_writes(tmp_path: Path) -> None:
     graph = Graph()
     graph.add(double, 1, kind="cpu", memory="1MB")
     assert set(graph.run(root=tmp_path).record) <= RECORD_FIELDS
+
+
+def test_a_command_takes_cwd_and_env_as_in_a_task_file(tmp_path: Path) -> None:
+    place = tmp_path / "place"
+    place.mkdir()
+    graph = Graph()
+    graph.add("pwd; echo X=$X", name="where", cwd=str(place), env={"X": "1"})
+    results = graph.run(root=tmp_path)
+    log = Path(results.record["tasks"][0]["log"]).read_text().split()
+    assert log == [str(place), "X=1"]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [
+    (("hello",), {}),
+    ((), {"tiemout": 5}),
+    ((), {"env": "X=1"}),
+])
+def test_a_command_refuses_what_it_would_ignore(args: tuple[Any, ...],
+                                                kwargs: dict[str, Any]) -> None:
+    graph = Graph()
+    with pytest.raises(InputError) as caught:
+        graph.add("echo", *args, name="cmd", **kwargs)
+    assert caught.value.task == "cmd"
+    assert caught.value.field in ("args", "env")
+
+
+def test_a_handle_given_to_a_command_is_refused() -> None:
+    graph = Graph()
+    first = graph.add(double, 1, kind="io")
+    with pytest.raises(InputError, match="deps=") as caught:
+        graph.add(["echo"], first, name="cmd")
+    assert (caught.value.task, caught.value.field) == ("cmd", "args")

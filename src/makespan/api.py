@@ -144,13 +144,16 @@ class Graph:
             raise InputError("duplicate task name: each task added needs its own",
                              task=name, field="name")
         found: list[str] = []
+        where: dict[str, Any] = {}
         if isinstance(fn, str):
             run: str | tuple[str, ...] | Call = fn
+            where = _command_options(name, args, kwargs)
         elif callable(fn):
             run = Call(fn, _to_refs(args, self, found, name) if args else (),
                        {k: _to_refs(v, self, found, name) for k, v in kwargs.items()})
         elif isinstance(fn, Sequence) and all(isinstance(a, str) for a in fn):
             run = tuple(fn)
+            where = _command_options(name, args, kwargs)
         else:
             raise InputError(f"{fn!r} is neither a callable nor a command (a string or a list "
                              "of strings)", task=name, field="run")
@@ -172,6 +175,7 @@ class Graph:
                                                               parse_duration),
             retries=whole_number(retries, "retries", name),
             locks=(locks,) if isinstance(locks, str) else tuple(locks),
+            **where,
         )
         self._tasks.append(task)
         self._names.add(name)
@@ -373,6 +377,27 @@ def _unreachable(where: str, task: str) -> InputError:
     return InputError(f"a handle inside {where} would reach the task as a Handle, not as a "
                       "result: pass it directly, or in a list, tuple, named tuple or dict value",
                       task=task, field="args")
+
+
+def _command_options(task: str, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A command's `cwd` and `env` (as in a task file), the only keywords it takes: anything
+    else given to it would be silently ignored, so it is refused."""
+    options = dict(kwargs)
+    where: dict[str, Any] = {}
+    if "cwd" in options:
+        where["cwd"] = str(options.pop("cwd"))
+    if "env" in options:
+        env = options.pop("env")
+        if not isinstance(env, Mapping):
+            raise InputError(f"env must be a mapping of names to values, got {env!r}",
+                             task=task, field="env")
+        where["env"] = tuple((str(k), str(v)) for k, v in env.items())
+    if args or options:
+        given = ", ".join([*map(repr, args), *options])
+        raise InputError(f"a command takes no arguments, got {given}: write them into the "
+                         "command, and give order with deps=", task=task, field="args")
+    return where
 
 
 def _default_name(fn: Any) -> str:

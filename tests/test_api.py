@@ -8,6 +8,7 @@ executor is the contract suite's business (tests/test_executors_contract.py).
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import pickle
 import subprocess
@@ -609,3 +610,22 @@ def test_a_handle_given_to_a_command_is_refused() -> None:
     with pytest.raises(InputError, match="deps=") as caught:
         graph.add(["echo"], first, name="cmd")
     assert (caught.value.task, caught.value.field) == ("cmd", "args")
+
+
+@pytest.mark.parametrize("name", [5, ""])
+def test_a_name_must_be_a_non_empty_string(name: Any) -> None:
+    with pytest.raises(InputError, match="non-empty string") as caught:
+        Graph().add(double, 1, name=name)
+    assert caught.value.field == "name"
+
+
+class Doubler:
+    def __call__(self, x: int) -> int:
+        return 2 * x
+
+
+def test_default_names_of_a_partial_and_a_callable_object() -> None:
+    graph = Graph()
+    partial = graph.add(functools.partial(total, 1), 2, kind="io")
+    instance = graph.add(Doubler(), 3, kind="io")
+    assert (partial.name, instance.name) == ("total", "Doubler")

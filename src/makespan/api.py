@@ -140,6 +140,9 @@ class Graph:
                              task=name or plain, field="run")
         if name is None:
             name = self._fresh(_default_name(fn))
+        elif not isinstance(name, str) or not name:
+            raise InputError(f"a task's name must be a non-empty string, got {name!r}",
+                             task=str(name), field="name")
         elif name in self._names:
             raise InputError("duplicate task name: each task added needs its own",
                              task=name, field="name")
@@ -401,6 +404,8 @@ def _command_options(task: str, args: tuple[Any, ...],
 
 
 def _default_name(fn: Any) -> str:
+    if isinstance(fn, functools.partial):
+        return _default_name(fn.func)
     name = getattr(fn, "__name__", None)
     if isinstance(name, str):
         return name
@@ -408,7 +413,7 @@ def _default_name(fn: Any) -> str:
         return fn.split()[0] if fn.split() else "command"
     if isinstance(fn, Sequence) and not callable(fn):
         return str(next(iter(fn), "command"))
-    return "task"
+    return type(fn).__name__ if callable(fn) else "task"  # a callable object: its class
 
 
 

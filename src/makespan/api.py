@@ -34,6 +34,7 @@ from makespan.model import (
     Ref,
     Task,
     TaskGraph,
+    any_of_types,
     is_named_tuple,
     whole_number,
 )
@@ -338,7 +339,7 @@ def _to_refs(value: Any, graph: Graph, found: list[str], task: str) -> Any:
         found.append(graph._own(value, task, "args"))
         return Ref(value.name)
     if kind is tuple or kind is list:
-        if not any(issubclass(t, _NESTED) for t in set(map(type, value))):
+        if not any_of_types(value, _NESTED):
             return value
         if kind is tuple:
             return tuple([_to_refs(v, graph, found, task) for v in value])
@@ -371,9 +372,7 @@ def _any_holds(items: Iterable[Any]) -> bool:
     """Whether a handle is among `items` or inside them. Only items of a type that can hold
     one are looked into, found by the set of their types (in C): a Counter of a million words
     costs no Python loop."""
-    if not any(issubclass(t, _NESTED) for t in set(map(type, items))):
-        return False
-    return any(map(_holds_handle, items))
+    return any_of_types(items, _NESTED) and any(map(_holds_handle, items))
 
 
 def _unreachable(where: str, task: str) -> InputError:

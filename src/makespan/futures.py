@@ -46,7 +46,7 @@ from makespan.engine import Engine
 from makespan.errors import InputError, MakespanError, TaskFailed
 from makespan.executors.calling import inside_task
 from makespan.executors.processes import worker_base_rss
-from makespan.local import needs_worker_base, run_local, with_worker_base
+from makespan.local import run_local, with_worker_base
 from makespan.model import Call, Kind, Task, check_kind, open_graph
 from makespan.record import Event
 from makespan.resources import at_least, detect
@@ -278,8 +278,9 @@ class Executor(concurrent.futures.Executor):
             self._futures.pop(task.name, None)
             future.set_running_or_notify_cancel()
             return
-        if needs_worker_base(task):  # the record says what was added, as for a graph's run
-            task = with_worker_base(task, engine.scheduler.resources.memory)
+        based = with_worker_base(task, engine.scheduler.resources.memory)
+        if based is not task:  # the record says what was added, as for a graph's run
+            task = based
             engine.record.info["memory_base"] = worker_base_rss()
         try:
             v = engine.add(task, task.estimate or 1.0)

@@ -32,8 +32,8 @@ def run_local(graph: TaskGraph, workers: int | None, io_workers: int | None,
               kinds: tuple[str, ...] = ()) -> RunResult:
     """Run `graph` here (or on Dask); `kinds` names callable kinds to be ready for even if the
     graph has none yet (an open graph fed while it runs, through `on_engine`)."""
-    check_settings(workers, io_workers, memory)  # before a Dask cluster may be started
     if backend == "dask":
+        check_settings(workers, io_workers, memory)  # before a cluster may be started for it
         return run_on_dask(graph, workers, io_workers, memory, keep_going, optimize, root,
                            default_estimate, info, client)
     resources = detect(workers, io_workers, memory)

@@ -151,6 +151,11 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 """Keys that are not strings become strings, as `json` does (a caller's `info` may have some)."""
 
 
+def encode(value: Any) -> bytes:
+    """`value` as it is written in a record (TypeError for what JSON cannot hold)."""
+    return orjson.dumps(value, option=_OPTIONS)
+
+
 def _dump(document: dict[str, Any], f: BinaryIO) -> None:
     """`f.write(orjson.dumps(document))` without the whole text at once."""
     f.write(b"{")
@@ -158,13 +163,13 @@ def _dump(document: dict[str, Any], f: BinaryIO) -> None:
         if i:
             f.write(b",")
         if not (isinstance(value, list) and len(value) > _BATCH):
-            f.write(orjson.dumps({key: value}, option=_OPTIONS)[1:-1])
+            f.write(encode({key: value})[1:-1])
             continue
         f.write(orjson.dumps({key: []})[1:-2])  # '"key":['
         for start in range(0, len(value), _BATCH):
             if start:
                 f.write(b",")
-            f.write(orjson.dumps(value[start:start + _BATCH], option=_OPTIONS)[1:-1])
+            f.write(encode(value[start:start + _BATCH])[1:-1])
         f.write(b"]")
     f.write(b"}")
 

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from makespan.engine import Engine, ExecutorFactory, RunOptions
 from makespan.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, TaskFailed
 from makespan.metrics import compute
 from makespan.model import TaskGraph
 from makespan.plan import Ordering, order_kind
-from makespan.record import RUNS_DIR, RunRecord, TaskResult, write_record
+from makespan.record import RUNS_DIR, RunRecord, TaskResult, encode, write_record
 from makespan.resources import Resources
 
 
@@ -133,7 +131,7 @@ def check_info(info: dict[str, Any]) -> None:
             raise InputError(f"'{key}' is a field of the run record itself: use another name",
                              field=f"info.{key}")
         try:
-            orjson.dumps({key: value}, option=orjson.OPT_NON_STR_KEYS)
+            encode({key: value})
         except TypeError as error:
             raise InputError(f"cannot be written in the run record (JSON): {error}",
                              field=f"info.{key}") from None

@@ -45,8 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from makespan.executors import Job, OnDone, Outcome
-from makespan.executors.trees import signal_tree as _signal_tree
-from makespan.executors.trees import tree_rss as _tree_rss
+from makespan.executors.trees import signal_tree, tree_rss
 from makespan.model import Call, Task
 from makespan.reactor import Reactor
 
@@ -184,13 +183,13 @@ class CommandExecutor:
                 if running.stop_signal != signal.SIGKILL:
                     running.stop_signal = sig
                 return
-        _signal_tree(running.process.pid, sig)
+        signal_tree(running.process.pid, sig)
 
     def rss(self, task: int) -> int | None:
         running = self._running.get(task)
         if running is None or running.exited is not None or running.process is None:
             return None
-        return _tree_rss(running.process.pid)
+        return tree_rss(running.process.pid)
 
     def close(self) -> None:
         """Under the engine's lock: start nothing more, then kill and reap every command."""
@@ -248,7 +247,7 @@ class CommandExecutor:
             return
         try:
             if sig is not None:
-                _signal_tree(process.pid, sig)
+                signal_tree(process.pid, sig)
             with contextlib.suppress(ChildProcessError):
                 os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
             mine = self._spawner.mine
